@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Boot the built kernel and initramfs for a machine under QEMU (TCG), run the
+# given guest suites, and save the console log. Fails only if QEMU cannot
+# start or the guest does not finish in time; parse-log.py judges the log.
+# Usage: scripts/boot.sh MACHINE SUITES [TIMEOUT_SECONDS]
+#   MACHINE: x86-intel | x86-amd | x86-mock | arm64-smmuv3    SUITES: comma-separated
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+machine=${1:?usage: boot.sh MACHINE SUITES [TIMEOUT]}
+suites=${2:?usage: boot.sh MACHINE SUITES [TIMEOUT]}
+tmo=${3:-1200}
+mem=3G
+
+case $machine in
+x86-intel)
+	arch=x86_64; iommu=intel
+	qemu=(qemu-system-x86_64 -M q35,kernel-irqchip=split -cpu max
+		-device intel-iommu,intremap=on,x-scalable-mode=on)
+	cmdline="console=ttyS0 intel_iommu=on,sm_on" ;;
+x86-mock)
+	# No emulated IOMMU: in 6.12 the iommufd selftest's mock IOMMU only
+	# probes its devices when it is the sole IOMMU without a firmware node.
+	arch=x86_64; iommu=none
+	qemu=(qemu-system-x86_64 -M q35 -cpu max)
+	cmdline="console=ttyS0" ;;
+x86-amd)
+	arch=x86_64; iommu=amd
+	qemu=(qemu-system-x86_64 -M q35 -cpu max -device amd-iommu)
+	cmdline="console=ttyS0" ;;
+arm64-smmuv3)
+	arch=arm64; iommu=smmuv3
+	# pauth-impdef: the architected pointer-auth algorithm is slow to emulate
+	qemu=(qemu-system-aarch64 -M virt,iommu=smmuv3 -cpu max,pauth-impdef=on)
+	cmdline="console=ttyAMA0" ;;
+*) die "unknown machine '$machine' (known: x86-intel x86-amd x86-mock arm64-smmuv3)" ;;
+esac
+arch_env "$arch"
+kernel=$KOUT/$KIMAGE
+initrd=$BUILD/guest/$arch/initramfs.cpio
+[ -f "$kernel" ] || die "no kernel at $kernel: run scripts/build-kernel.sh $arch"
+[ -f "$initrd" ] || die "no initramfs at $initrd: run scripts/build-guest.sh $arch"
+command -v "${qemu[0]}" >/dev/null || die "${qemu[0]} not found: run scripts/deps.sh"
+
+out=$LOGS/boot-$machine.log
+log "booting $machine (suites: $suites, timeout ${tmo}s) -> $out"
+t0=$(now)
+# The guest reboots when done; -no-reboot turns that into a QEMU exit.
+rc=0
+timeout --foreground -k 10 "$tmo" "${qemu[@]}" -accel tcg -smp 2 -m "$mem" \
+	-nographic -no-reboot -monitor none -serial stdio \
+	-kernel "$kernel" -initrd "$initrd" -device edu \
+	-append "$cmdline panic=-1 guest.iommu=$iommu guest.suites=$suites guest.hugepages=160" \
+	</dev/null >"$out" 2>&1 || rc=$?
+if [ "$rc" = 124 ]; then
+	log "$machine: guest did not finish within ${tmo}s"
+elif ! grep -q '^##GUEST-DONE' "$out"; then
+	grep -q 'Linux version' "$out" ||
+		die "QEMU failed to start $machine (exit $rc): $(head -n 3 "$out" | tr '\n' ' ')"
+	log "$machine: guest stopped before finishing (exit $rc)"
+fi
+log "$machine finished in $(elapsed "$t0")s"

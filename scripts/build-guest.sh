@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Build the guest userspace for ARCH: the iommu kselftests and the demo as
+# static binaries, packed with busybox and guest/init into an initramfs.
+# Usage: scripts/build-guest.sh ARCH     -> build/guest/ARCH/initramfs.cpio
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+arch=${1:?usage: build-guest.sh ARCH}
+arch_env "$arch"
+G=$BUILD/guest/$arch
+root=$G/root
+t0=$(now)
+mkdir -p "$G/selftests"
+
+# uapi headers of the assembled tree, for the tests and the demo
+kmake "$arch" headers_install >/dev/null
+HDR=$KOUT/usr/include
+
+# The selftests include drivers/iommu/iommufd/iommufd_test.h from the tree.
+log "building iommu selftests ($arch)"
+make -C "$TREE/tools/testing/selftests/iommu" -s OUTPUT="$G/selftests" \
+	CC="ccache ${CROSS}gcc" KHDR_INCLUDES="-I$HDR" LDFLAGS=-static \
+	>"$LOGS/selftests-$arch.log" 2>&1 ||
+	{ grep -m5 error "$LOGS/selftests-$arch.log" >&2; die "iommu selftests failed to build for $arch: see $LOGS/selftests-$arch.log"; }
+
+log "building demo ($arch)"
+mkdir -p "$G/demo"
+${CROSS}gcc -O2 -Wall -Wextra -Werror -static -I"$HDR" -I"$TREE/drivers/iommu/iommufd" \
+	-o "$G/demo/iommufd-demo" "$TOP/guest/iommufd-demo.c" ||
+	die "demo failed to build for $arch"
+
+case $arch in
+x86_64) bb=/bin/busybox ;;
+arm64) bb=$BUILD/debs/busybox-arm64/bin/busybox ;;
+esac
+[ -x "$bb" ] || die "no static busybox for $arch at $bb: run scripts/deps.sh"
+
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,tests}
+cp "$bb" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp "$TOP/guest/init" "$root/init"
+cp "$G"/selftests/iommufd "$G"/selftests/iommufd_fail_nth "$G/demo/iommufd-demo" "$root/tests/"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 >"$G/initramfs.cpio")
+log "initramfs $(du -h "$G/initramfs.cpio" | cut -f1) for $arch in $(elapsed "$t0")s"

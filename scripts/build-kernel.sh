@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Configure (allnoconfig + configs/common.config + configs/ARCH.config) and
+# build the kernel image for ARCH out of tree in build/out/ARCH, with ccache.
+# Incremental: the config is regenerated only when a fragment changed.
+# Usage: scripts/build-kernel.sh ARCH [extra make targets...]
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+arch=${1:?usage: build-kernel.sh ARCH}; shift
+arch_env "$arch"
+[ -d "$TREE/.git" ] || die "no assembled tree: run scripts/assemble.sh first"
+mkdir -p "$KOUT"
+t0=$(now)
+
+frags=("$TOP/configs/common.config" "$TOP/configs/$arch.config")
+key=$(cat "${frags[@]}" | sha1sum | cut -c1-16)
+if [ ! -f "$KOUT/.config" ] || [ "$(cat "$KOUT/.fragments" 2>/dev/null)" != "$key" ]; then
+	log "configuring $arch"
+	kmake "$arch" allnoconfig >/dev/null
+	(cd "$TREE" && ARCH=$KARCH CROSS_COMPILE=$CROSS scripts/kconfig/merge_config.sh -m -O "$KOUT" \
+		"$KOUT/.config" "${frags[@]}" >"$LOGS/config-$arch.log" 2>&1)
+	kmake "$arch" olddefconfig >/dev/null
+	# Every option the fragments ask for must have survived olddefconfig.
+	bad=$(grep -h '^CONFIG_.*=' "${frags[@]}" | while IFS= read -r want; do
+		grep -qx "$want" "$KOUT/.config" || echo "${want%%=*}"
+	done)
+	[ -z "$bad" ] || die "options not set as requested in configs/ (unmet dependencies?): $(echo $bad)"
+	echo "$key" >"$KOUT/.fragments"
+fi
+
+log "building $arch ($(base_version "$TREE"))"
+kmake "$arch" "${KIMAGE##*/}" "$@" >"$LOGS/build-$arch.log" 2>&1 ||
+	{ grep -m5 -E 'error|Error' "$LOGS/build-$arch.log" >&2; die "$arch kernel build failed: see $LOGS/build-$arch.log"; }
+warn=$(grep -c 'warning:' "$LOGS/build-$arch.log" || true)
+[ "$warn" = 0 ] || log "$warn compiler warnings: see $LOGS/build-$arch.log"
+log "built $KOUT/$KIMAGE in $(elapsed "$t0")s"

@@ -1,0 +1,62 @@
+# shellcheck shell=bash
+# Common helpers for the harness scripts. Source it; do not run it.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+TREE=$BUILD/linux
+LOGS=$BUILD/logs
+JOBS=${JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$BUILD/ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# Stable timestamps and identity so ccache hits across rebuilds.
+export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
+export KBUILD_BUILD_USER=iommufd-dirty
+export KBUILD_BUILD_HOST=harness
+
+SCRIPT=$(basename "$0" .sh)
+
+log() { printf '[%s] %s\n' "$SCRIPT" "$*" >&2; }
+die() { printf '[%s] ERROR: %s\n' "$SCRIPT" "$*" >&2; exit 1; }
+
+# now: seconds since the epoch, with fractions
+now() { date +%s.%N; }
+# elapsed START: seconds since START, one decimal
+elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# arch_env ARCH: set ARCH/CROSS_COMPILE/KOUT for a kernel build of ARCH
+arch_env() {
+	case "$1" in
+	x86_64) KARCH=x86_64; CROSS=; KIMAGE=arch/x86/boot/bzImage ;;
+	arm64) KARCH=arm64; CROSS=aarch64-linux-gnu-; KIMAGE=arch/arm64/boot/Image ;;
+	*) die "unknown arch '$1' (known: x86_64 arm64)" ;;
+	esac
+	KOUT=$BUILD/out/$1
+}
+
+# kmake ARCH ARGS...: make in the assembled tree for ARCH, with ccache
+kmake() {
+	local arch=$1; shift
+	arch_env "$arch"
+	make -C "$TREE" O="$KOUT" ARCH="$KARCH" CROSS_COMPILE="$CROSS" \
+		CC="ccache ${CROSS}gcc" HOSTCC="ccache gcc" -j"$JOBS" -s "$@"
+}
+
+# base_version DIR: print VERSION.PATCHLEVEL.SUBLEVEL of a kernel tree
+base_version() {
+	awk -F' *= *' '/^VERSION/ {v=$2} /^PATCHLEVEL/ {p=$2} /^SUBLEVEL/ {s=$2}
+		/^EXTRAVERSION/ {print v "." p "." s $2; exit}' "$1/Makefile"
+}
+
+# cover_description FILE: the subject and body of a format-patch cover letter,
+# without the shortlog and diffstat format-patch appends (the branch
+# description format-patch --cover-from-description=subject consumes)
+cover_description() {
+	awk '
+	/^Subject: / && !subj { sub(/^Subject: (\[[^]]*\] )?/, ""); print; subj = 1; next }
+	subj && !body && /^$/ { body = 1; print ""; next }
+	body && /^[^ ].* \([0-9]+\):$/ { exit }
+	body { print }
+	' "$1" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+}
+
+mkdir -p "$LOGS"
