@@ -3,7 +3,7 @@
 # given guest suites, and save the console log. Fails only if QEMU cannot
 # start or the guest does not finish in time; parse-log.py judges the log.
 # Usage: scripts/boot.sh MACHINE SUITES [TIMEOUT_SECONDS]
-#   MACHINE: x86-intel | x86-amd | x86-mock | arm64-smmuv3    SUITES: comma-separated
+#   MACHINE: x86-intel | x86-amd | arm64-smmuv3    SUITES: comma-separated
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -18,12 +18,6 @@ x86-intel)
 	qemu=(qemu-system-x86_64 -M q35,kernel-irqchip=split -cpu max
 		-device intel-iommu,intremap=on,x-scalable-mode=on)
 	cmdline="console=ttyS0 intel_iommu=on,sm_on" ;;
-x86-mock)
-	# No emulated IOMMU: in 6.12 the iommufd selftest's mock IOMMU only
-	# probes its devices when it is the sole IOMMU without a firmware node.
-	arch=x86_64; iommu=none
-	qemu=(qemu-system-x86_64 -M q35 -cpu max)
-	cmdline="console=ttyS0" ;;
 x86-amd)
 	arch=x86_64; iommu=amd
 	qemu=(qemu-system-x86_64 -M q35 -cpu max -device amd-iommu)
@@ -33,7 +27,7 @@ arm64-smmuv3)
 	# pauth-impdef: the architected pointer-auth algorithm is slow to emulate
 	qemu=(qemu-system-aarch64 -M virt,iommu=smmuv3 -cpu max,pauth-impdef=on)
 	cmdline="console=ttyAMA0" ;;
-*) die "unknown machine '$machine' (known: x86-intel x86-amd x86-mock arm64-smmuv3)" ;;
+*) die "unknown machine '$machine' (known: x86-intel x86-amd arm64-smmuv3)" ;;
 esac
 arch_env "$arch"
 kernel=$KOUT/$KIMAGE
@@ -49,7 +43,7 @@ t0=$(now)
 rc=0
 timeout --foreground -k 10 "$tmo" "${qemu[@]}" -accel tcg -smp 2 -m "$mem" \
 	-nographic -no-reboot -monitor none -serial stdio \
-	-kernel "$kernel" -initrd "$initrd" -device edu \
+	-kernel "$kernel" -initrd "$initrd" -nic none -device edu \
 	-append "$cmdline panic=-1 guest.iommu=$iommu guest.suites=$suites guest.hugepages=160" \
 	</dev/null >"$out" 2>&1 || rc=$?
 if [ "$rc" = 124 ]; then

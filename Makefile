@@ -1,0 +1,21 @@
+# Entry points; the work is done by scripts/ (see README.md).
+.PHONY: run test assemble export prune-audit kernel guest deps clean
+
+run:            ## main job: build, boot under QEMU with an emulated IOMMU, run the demo
+	scripts/run.sh
+test:           ## every test; ends with 'N passed, N failed'
+	scripts/test.sh
+deps:           ## install the Debian packages the harness needs
+	scripts/deps.sh
+assemble:       ## build/linux = pruned base + series/ (FORCE=1 discards unexported work)
+	FORCE=$(or $(FORCE),0) scripts/assemble.sh
+export:         ## series/ = the commits on top of base in build/linux
+	scripts/export.sh
+prune-audit:    ## fail if a pruned identifier survives in the pruned base
+	rm -rf build/audit && mkdir -p build/audit
+	git -C build/linux archive base drivers include tools/testing/selftests/iommu Documentation | tar -x -C build/audit
+	scripts/prune-audit.sh build/audit
+kernel:         ## build both kernels
+	scripts/build-kernel.sh x86_64 && scripts/build-kernel.sh arm64
+clean:          ## remove build outputs but keep the ccache and build/linux
+	rm -rf build/out build/guest build/logs build/results.txt build/timings.txt
