@@ -63,6 +63,14 @@ if [ ! -d "$TREE/.git" ] || [ "$base_key" != "$(stamp_get base)" ]; then
 	tail -n 1 "$LOGS/prune.log" >&2
 	"$TOP/scripts/prune-audit.sh" "$new" >>"$LOGS/prune.log" 2>&1 ||
 		{ tail -n 5 "$LOGS/prune.log" >&2; rm -rf "$new"; die "prune audit failed on Linux $ver: see $LOGS/prune.log"; }
+	# Debian's source package ends .gitignore with "/*" (ignore everything at
+	# the top level); drop that block so git sees the tree.
+	if grep -qx '/\*' "$new/.gitignore"; then
+		awk '/^# Debian packaging/ { exit } { print }' "$new/.gitignore" |
+			sed -e '$ { /^#$/d }' >"$new/.gitignore.tmp"
+		mv "$new/.gitignore.tmp" "$new/.gitignore"
+		log "dropped Debian's ignore-everything block from .gitignore"
+	fi
 	log "committing pruned base"
 	git -C "$new" init -q -b main
 	git -C "$new" add -A

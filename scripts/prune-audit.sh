@@ -14,8 +14,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 ids=$top/prune/identifiers
 nums=$top/prune/cmd-numbers
 uapi=include/uapi/linux/iommufd.h
-[ -f "$dir/$uapi" ] && [ -d "$dir/drivers/iommu" ] ||
-	{ echo "prune-audit: $dir is not a kernel tree" >&2; exit 1; }
+if [ ! -f "$dir/$uapi" ] || [ ! -d "$dir/drivers/iommu" ]; then
+	echo "prune-audit: $dir is not a kernel tree" >&2
+	exit 1
+fi
 cd "$dir"
 
 work=$(mktemp -d)
@@ -60,7 +62,9 @@ cp "$uapi" "$work/inc/linux/iommufd.h"
 		printf("out_capabilities@%zu\n",
 		       offsetof(struct iommu_hw_info, out_capabilities));
 	EOF
-	grep -o '\bIOMMUFD_CMD_[A-Z0-9_]*' "$uapi" | sort -u | sed 's/.*/\tSHOW(&);/'
+	# every IOMMUFD_CMD_* the header really declares (comments dropped)
+	gcc -E -P -I"$work/inc" -include linux/iommufd.h -x c /dev/null |
+		grep -o '\bIOMMUFD_CMD_[A-Z0-9_]*' | sort -u | sed 's/.*/\tSHOW(&);/'
 	printf '\treturn 0;\n}\n'
 } >"$work/cmds.c"
 if ! gcc -I"$work/inc" -o "$work/cmds" "$work/cmds.c" 2>"$work/cc.log"; then
