@@ -18,7 +18,8 @@ HDR=$KOUT/usr/include
 
 # The selftests include drivers/iommu/iommufd/iommufd_test.h from the tree.
 log "building iommu selftests ($arch)"
-make -C "$TREE/tools/testing/selftests/iommu" -s OUTPUT="$G/selftests" \
+# -B: the tests include headers from the tree that make does not track
+make -B -C "$TREE/tools/testing/selftests/iommu" -s OUTPUT="$G/selftests" \
 	CC="ccache ${CROSS}gcc" KHDR_INCLUDES="-I$HDR" LDFLAGS=-static \
 	>"$LOGS/selftests-$arch.log" 2>&1 ||
 	{ grep -m5 error "$LOGS/selftests-$arch.log" >&2; die "iommu selftests failed to build for $arch: see $LOGS/selftests-$arch.log"; }
