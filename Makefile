@@ -1,10 +1,12 @@
 # Entry points; the work is done by scripts/ (see README.md).
-.PHONY: run test assemble export prune-audit kernel guest deps clean
+.PHONY: run test bench assemble export prune-audit kernel guest deps clean
 
 run:            ## main job: build, boot under QEMU with an emulated IOMMU, run the demo
 	scripts/run.sh
 test:           ## every test; ends with 'N passed, N failed'
 	scripts/test.sh
+bench:          ## benchmarks of dirty tracking (ratios within one run)
+	scripts/bench.sh
 deps:           ## install the Debian packages the harness needs
 	scripts/deps.sh
 assemble:       ## build/linux = pruned base + series/ (FORCE=1 discards unexported work)

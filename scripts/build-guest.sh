@@ -24,11 +24,14 @@ make -B -C "$TREE/tools/testing/selftests/iommu" -s OUTPUT="$G/selftests" \
 	>"$LOGS/selftests-$arch.log" 2>&1 ||
 	{ grep -m5 error "$LOGS/selftests-$arch.log" >&2; die "iommu selftests failed to build for $arch: see $LOGS/selftests-$arch.log"; }
 
-log "building demo ($arch)"
+log "building demo and benchmarks ($arch)"
 mkdir -p "$G/demo"
-${CROSS}gcc -O2 -Wall -Wextra -Werror -static -I"$HDR" -I"$TREE/drivers/iommu/iommufd" \
-	-o "$G/demo/iommufd-demo" "$TOP/guest/iommufd-demo.c" ||
-	die "demo failed to build for $arch"
+for prog in iommufd-demo iommufd-bench; do
+	${CROSS}gcc -O2 -Wall -Wextra -Werror -static -pthread -I"$HDR" \
+		-I"$TREE/drivers/iommu/iommufd" \
+		-o "$G/demo/$prog" "$TOP/guest/$prog.c" ||
+		die "$prog failed to build for $arch"
+done
 
 case $arch in
 x86_64) bb=/bin/busybox ;;
@@ -41,6 +44,6 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,tests}
 cp "$bb" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$TOP/guest/init" "$root/init"
-cp "$G"/selftests/iommufd "$G"/selftests/iommufd_fail_nth "$G/demo/iommufd-demo" "$root/tests/"
+cp "$G"/selftests/iommufd "$G"/selftests/iommufd_fail_nth "$G"/demo/* "$root/tests/"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 >"$G/initramfs.cpio")
 log "initramfs $(du -h "$G/initramfs.cpio" | cut -f1) for $arch in $(elapsed "$t0")s"
