@@ -27,8 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/iommufd.h>
-#include "iommufd_test.h"
+#include "vmm.h"
 
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
@@ -52,45 +51,16 @@ static double now_us(void)
 
 static void setup(void)
 {
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	struct iommu_test_cmd mock = {
-		.size = sizeof(mock),
-		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
-	};
-	struct iommu_hwpt_alloc hwpt = {
-		.size = sizeof(hwpt),
-		.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-	};
-	struct iommu_test_cmd replace = {
-		.size = sizeof(replace),
-		.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-	};
-	struct iommu_hwpt_set_dirty_tracking set = {
-		.size = sizeof(set),
-		.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
-	};
+	struct vmm_device dev;
 
 	fd = open("/dev/iommu", O_RDWR);
 	if (fd < 0)
 		die("open /dev/iommu");
-	if (ioctl(fd, IOMMU_IOAS_ALLOC, &alloc))
-		die("IOMMU_IOAS_ALLOC");
-	ioas_id = alloc.out_ioas_id;
-	mock.id = ioas_id;
-	if (ioctl(fd, IOMMU_TEST_CMD, &mock))
-		die("mock device");
-	hwpt.dev_id = mock.mock_domain.out_idev_id;
-	hwpt.pt_id = ioas_id;
-	if (ioctl(fd, IOMMU_HWPT_ALLOC, &hwpt))
-		die("IOMMU_HWPT_ALLOC");
-	hwpt_id = hwpt.out_hwpt_id;
-	replace.id = mock.mock_domain.out_stdev_id;
-	replace.mock_domain_replace.pt_id = hwpt_id;
-	if (ioctl(fd, IOMMU_TEST_CMD, &replace))
-		die("attach");
-	set.hwpt_id = hwpt_id;
-	if (ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &set))
-		die("IOMMU_HWPT_SET_DIRTY_TRACKING");
+	if (vmm_ioas_alloc(fd, &ioas_id) || vmm_mock_device(fd, ioas_id, &dev) ||
+	    vmm_hwpt_alloc_dirty(fd, dev.idev_id, ioas_id, &hwpt_id) ||
+	    vmm_attach(fd, dev.stdev_id, hwpt_id) ||
+	    vmm_set_tracking(fd, hwpt_id, 1))
+		die("dirty-tracking HWPT setup");
 }
 
 static void *buffer(unsigned long len)
@@ -105,30 +75,13 @@ static void *buffer(unsigned long len)
 
 static void map(void *buf, unsigned long iova, unsigned long len)
 {
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas_id,
-		.user_va = (uintptr_t)buf,
-		.length = len,
-		.iova = iova,
-	};
-
-	if (ioctl(fd, IOMMU_IOAS_MAP, &cmd))
+	if (vmm_map(fd, ioas_id, buf, iova, len))
 		die("IOMMU_IOAS_MAP");
 }
 
 static void unmap(unsigned long iova, unsigned long len)
 {
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = len,
-	};
-
-	if (ioctl(fd, IOMMU_IOAS_UNMAP, &cmd))
+	if (vmm_unmap(fd, ioas_id, iova, len))
 		die("IOMMU_IOAS_UNMAP");
 }
 
@@ -137,20 +90,11 @@ static void write_all(unsigned long iova, unsigned long len)
 {
 	size_t bytes = len / PAGE / 8;
 	uint8_t *bits = malloc(bytes);
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_DMA_WRITE,
-		.id = hwpt_id,
-		.dma_write = {
-			.iova = iova,
-			.length = len,
-			.page_size = PAGE,
-			.uptr = (uintptr_t)bits,
-		},
-	};
 
+	if (!bits)
+		die("malloc");
 	memset(bits, 0xff, bytes);
-	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
+	if (vmm_dma_write(fd, hwpt_id, iova, len, PAGE, bits))
 		die("IOMMU_TEST_OP_DMA_WRITE");
 	free(bits);
 }
@@ -160,15 +104,6 @@ static double harvest(unsigned long iova, unsigned long len, int runs)
 {
 	size_t bytes = len / PAGE / 8;
 	uint8_t *bits = malloc(bytes);
-	struct iommu_hwpt_get_dirty_bitmap cmd = {
-		.size = sizeof(cmd),
-		.hwpt_id = hwpt_id,
-		.flags = IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
-		.iova = iova,
-		.length = len,
-		.page_size = PAGE,
-		.data = (uintptr_t)bits,
-	};
 	double best = 1e30;
 
 	if (!bits)
@@ -177,7 +112,8 @@ static double harvest(unsigned long iova, unsigned long len, int runs)
 		double t0 = now_us();
 
 		memset(bits, 0, bytes);
-		if (ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd))
+		if (vmm_harvest(fd, hwpt_id, iova, len, PAGE, bits,
+				IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR))
 			die("IOMMU_HWPT_GET_DIRTY_BITMAP");
 		t0 = now_us() - t0;
 		if (t0 < best)

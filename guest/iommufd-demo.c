@@ -24,8 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/iommufd.h>
-#include "iommufd_test.h"
+#include "vmm.h"
 
 #define GUEST_RAM	(256UL << 20)	/* the "guest RAM" the demo maps */
 #define PAGE		4096UL
@@ -73,17 +72,6 @@ static unsigned long count_bits(const uint8_t *map)
 /* The device writes @n random pages of guest RAM by DMA */
 static int device_writes(__u32 hwpt_id, uint8_t *written, unsigned long n)
 {
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_DMA_WRITE,
-		.id = hwpt_id,
-		.dma_write = {
-			.iova = MOCK_APERTURE_START,
-			.length = GUEST_RAM,
-			.page_size = PAGE,
-			.uptr = (uintptr_t)written,
-		},
-	};
 	unsigned long i;
 
 	memset(written, 0, BITMAP_BYTES);
@@ -92,68 +80,32 @@ static int device_writes(__u32 hwpt_id, uint8_t *written, unsigned long n)
 
 		written[page / 8] |= 1 << (page % 8);
 	}
-	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	return vmm_dma_write(fd, hwpt_id, MOCK_APERTURE_START, GUEST_RAM, PAGE,
+			     written);
 }
 
 static int harvest(__u32 hwpt_id, uint8_t *bitmap, double *us)
 {
-	struct iommu_hwpt_get_dirty_bitmap get = {
-		.size = sizeof(get),
-		.hwpt_id = hwpt_id,
-		.iova = MOCK_APERTURE_START,
-		.length = GUEST_RAM,
-		.page_size = PAGE,
-		.data = (uintptr_t)bitmap,
-	};
 	double t0 = now_us();
 	int rc;
 
 	memset(bitmap, 0, BITMAP_BYTES);
-	rc = ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &get);
+	rc = vmm_harvest(fd, hwpt_id, MOCK_APERTURE_START, GUEST_RAM, PAGE,
+			 bitmap, 0);
 	*us = now_us() - t0;
 	return rc;
 }
 
-static int set_tracking(__u32 hwpt_id, int enable)
-{
-	struct iommu_hwpt_set_dirty_tracking set = {
-		.size = sizeof(set),
-		.flags = enable ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0,
-		.hwpt_id = hwpt_id,
-	};
-
-	return ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &set);
-}
-
 int main(void)
 {
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	struct iommu_test_cmd mock = {
-		.size = sizeof(mock),
-		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
-	};
 	struct iommu_hw_info info = { .size = sizeof(info) };
-	struct iommu_hwpt_alloc hwpt = {
-		.size = sizeof(hwpt),
-		.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-	};
-	struct iommu_test_cmd replace = {
-		.size = sizeof(replace),
-		.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-	};
-	struct iommu_ioas_map map = {
-		.size = sizeof(map),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.iova = MOCK_APERTURE_START,
-		.length = GUEST_RAM,
-	};
 	struct iommu_test_cmd check = {
 		.size = sizeof(check),
 		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
 	};
-	struct iommu_ioas_unmap unmap = { .size = sizeof(unmap) };
 	struct iommu_destroy destroy = { .size = sizeof(destroy) };
+	struct vmm_device dev;
+	__u32 ioas_id, hwpt_id;
 	static uint8_t written[BITMAP_BYTES], dirty[BITMAP_BYTES];
 	unsigned long nwritten;
 	double t0, us;
@@ -167,32 +119,24 @@ int main(void)
 	if (fd < 0)
 		goto out;
 
-	rc = ioctl(fd, IOMMU_IOAS_ALLOC, &alloc);
-	report(!rc, "IOMMU_IOAS_ALLOC: IOAS %u", alloc.out_ioas_id);
+	rc = vmm_ioas_alloc(fd, &ioas_id);
+	report(!rc, "IOMMU_IOAS_ALLOC: IOAS %u", ioas_id);
 
-	mock.id = alloc.out_ioas_id;
-	rc = ioctl(fd, IOMMU_TEST_CMD, &mock);
+	rc = vmm_mock_device(fd, ioas_id, &dev);
 	report(!rc, "mock device %u bound as idev %u, attached through HWPT %u",
-	       mock.mock_domain.out_stdev_id, mock.mock_domain.out_idev_id,
-	       mock.mock_domain.out_hwpt_id);
+	       dev.stdev_id, dev.idev_id, dev.hwpt_id);
 
-	info.dev_id = mock.mock_domain.out_idev_id;
+	info.dev_id = dev.idev_id;
 	rc = ioctl(fd, IOMMU_GET_HW_INFO, &info);
 	report(!rc && (info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING),
 	       "IOMMU_GET_HW_INFO: capabilities 0x%llx: the device's IOMMU can track DMA writes",
 	       (unsigned long long)info.out_capabilities);
 
-	hwpt.dev_id = mock.mock_domain.out_idev_id;
-	hwpt.pt_id = alloc.out_ioas_id;
-	rc = ioctl(fd, IOMMU_HWPT_ALLOC, &hwpt);
-	report(!rc, "IOMMU_HWPT_ALLOC(DIRTY_TRACKING): HWPT %u",
-	       hwpt.out_hwpt_id);
+	rc = vmm_hwpt_alloc_dirty(fd, dev.idev_id, ioas_id, &hwpt_id);
+	report(!rc, "IOMMU_HWPT_ALLOC(DIRTY_TRACKING): HWPT %u", hwpt_id);
 
-	replace.id = mock.mock_domain.out_stdev_id;
-	replace.mock_domain_replace.pt_id = hwpt.out_hwpt_id;
-	rc = ioctl(fd, IOMMU_TEST_CMD, &replace);
-	report(!rc, "device attached to the dirty-tracking HWPT %u",
-	       hwpt.out_hwpt_id);
+	rc = vmm_attach(fd, dev.stdev_id, hwpt_id);
+	report(!rc, "device attached to the dirty-tracking HWPT %u", hwpt_id);
 
 	ram = mmap(NULL, GUEST_RAM, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -202,25 +146,23 @@ int main(void)
 		goto out;
 	memset(ram, 0x5a, GUEST_RAM);
 
-	map.ioas_id = alloc.out_ioas_id;
-	map.user_va = (uintptr_t)ram;
 	t0 = now_us();
-	rc = ioctl(fd, IOMMU_IOAS_MAP, &map);
+	rc = vmm_map(fd, ioas_id, ram, MOCK_APERTURE_START, GUEST_RAM);
 	t0 = now_us() - t0;
-	report(!rc, "IOMMU_IOAS_MAP: guest RAM at IOVA 0x%llx (%lu pages pinned and mapped in %.0f us)",
-	       (unsigned long long)map.iova, NPAGES, t0);
+	report(!rc, "IOMMU_IOAS_MAP: guest RAM at IOVA 0x%lx (%lu pages pinned and mapped in %.0f us)",
+	       (unsigned long)MOCK_APERTURE_START, NPAGES, t0);
 
-	check.id = hwpt.out_hwpt_id;
-	check.check_map.iova = map.iova;
+	check.id = hwpt_id;
+	check.check_map.iova = MOCK_APERTURE_START;
 	check.check_map.length = GUEST_RAM;
 	check.check_map.uptr = (uintptr_t)ram;
 	rc = ioctl(fd, IOMMU_TEST_CMD, &check);
 	report(!rc, "the IO page table translates every IOVA to its guest page");
 
-	rc = set_tracking(hwpt.out_hwpt_id, 1);
+	rc = vmm_set_tracking(fd, hwpt_id, 1);
 	report(!rc, "IOMMU_HWPT_SET_DIRTY_TRACKING: tracking on");
 
-	rc = harvest(hwpt.out_hwpt_id, dirty, &us);
+	rc = harvest(hwpt_id, dirty, &us);
 	report(!rc && !count_bits(dirty),
 	       "first harvest: %lu pages dirty (nothing written yet) in %.0f us",
 	       count_bits(dirty), us);
@@ -228,47 +170,42 @@ int main(void)
 	for (r = 1; r <= ROUNDS; r++) {
 		/* Each round the guest's device writes fewer pages */
 		nwritten = NPAGES >> (2 * r);
-		rc = device_writes(hwpt.out_hwpt_id, written, nwritten);
+		rc = device_writes(hwpt_id, written, nwritten);
 		if (!rc)
-			rc = harvest(hwpt.out_hwpt_id, dirty, &us);
+			rc = harvest(hwpt_id, dirty, &us);
 		report(!rc && !memcmp(written, dirty, BITMAP_BYTES),
 		       "pre-copy round %d: device wrote %lu pages, harvest reported %lu in %.0f us",
 		       r, count_bits(written), count_bits(dirty), us);
 	}
 
 	/* The VMM stops the device; its last writes are still to be copied */
-	rc = device_writes(hwpt.out_hwpt_id, written, 100);
+	rc = device_writes(hwpt_id, written, 100);
 	if (!rc)
-		rc = harvest(hwpt.out_hwpt_id, dirty, &us);
+		rc = harvest(hwpt_id, dirty, &us);
 	report(!rc && !memcmp(written, dirty, BITMAP_BYTES),
 	       "device stopped, final harvest: %lu pages to copy (device wrote %lu) in %.0f us",
 	       count_bits(dirty), count_bits(written), us);
 
-	rc = harvest(hwpt.out_hwpt_id, dirty, &us);
+	rc = harvest(hwpt_id, dirty, &us);
 	report(!rc && !count_bits(dirty),
 	       "harvest after the final one: nothing left (%lu)",
 	       count_bits(dirty));
 
-	rc = set_tracking(hwpt.out_hwpt_id, 0);
+	rc = vmm_set_tracking(fd, hwpt_id, 0);
 	report(!rc, "IOMMU_HWPT_SET_DIRTY_TRACKING: tracking off");
 
-	unmap.ioas_id = alloc.out_ioas_id;
-	unmap.iova = map.iova;
-	unmap.length = GUEST_RAM;
-	rc = ioctl(fd, IOMMU_IOAS_UNMAP, &unmap);
-	report(!rc && unmap.length == GUEST_RAM,
-	       "IOMMU_IOAS_UNMAP: %llu bytes unmapped",
-	       (unsigned long long)unmap.length);
+	rc = vmm_unmap(fd, ioas_id, MOCK_APERTURE_START, GUEST_RAM);
+	report(!rc, "IOMMU_IOAS_UNMAP: %lu MiB unmapped", GUEST_RAM >> 20);
 
 	errno = 0;
 	report(ioctl(fd, IOMMU_TEST_CMD, &check) && errno == EINVAL,
 	       "after unmap the IO page table no longer translates");
 
-	destroy.id = mock.mock_domain.out_stdev_id;
+	destroy.id = dev.stdev_id;
 	report(!ioctl(fd, IOMMU_DESTROY, &destroy), "mock device destroyed");
-	destroy.id = hwpt.out_hwpt_id;
+	destroy.id = hwpt_id;
 	report(!ioctl(fd, IOMMU_DESTROY, &destroy), "HWPT destroyed");
-	destroy.id = alloc.out_ioas_id;
+	destroy.id = ioas_id;
 	report(!ioctl(fd, IOMMU_DESTROY, &destroy), "IOAS destroyed");
 	munmap(ram, GUEST_RAM);
 	close(fd);

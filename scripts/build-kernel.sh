@@ -14,16 +14,28 @@ t0=$(now)
 
 frags=("$TOP/configs/common.config" "$TOP/configs/$arch.config")
 key=$(cat "${frags[@]}" | sha1sum | cut -c1-16)
+
+# config_missing: the fragment options .config does not have as requested
+config_missing() {
+	grep -h '^CONFIG_.*=' "${frags[@]}" | while IFS= read -r want; do
+		grep -qx "$want" "$KOUT/.config" || echo "${want%%=*}"
+	done
+}
+
 if [ ! -f "$KOUT/.config" ] || [ "$(cat "$KOUT/.fragments" 2>/dev/null)" != "$key" ]; then
-	log "configuring $arch"
+	reconfig="fragments changed"
+elif [ -n "$(config_missing)" ]; then
+	# Building an older patch (check-series.sh) drops options it lacks
+	reconfig="options dropped from .config: $(config_missing | tr '\n' ' ')"
+fi
+if [ -n "${reconfig:-}" ]; then
+	log "configuring $arch ($reconfig)"
 	kmake "$arch" allnoconfig >/dev/null
 	(cd "$TREE" && ARCH=$KARCH CROSS_COMPILE=$CROSS scripts/kconfig/merge_config.sh -m -O "$KOUT" \
 		"$KOUT/.config" "${frags[@]}" >"$LOGS/config-$arch.log" 2>&1)
 	kmake "$arch" olddefconfig >/dev/null
 	# Every option the fragments ask for must have survived olddefconfig.
-	bad=$(grep -h '^CONFIG_.*=' "${frags[@]}" | while IFS= read -r want; do
-		grep -qx "$want" "$KOUT/.config" || echo "${want%%=*}"
-	done)
+	bad=$(config_missing)
 	[ -z "$bad" ] || die "options not set as requested in configs/ (unmet dependencies?): $(echo $bad)"
 	echo "$key" >"$KOUT/.fragments"
 fi
