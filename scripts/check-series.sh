@@ -17,10 +17,16 @@ result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; [ "$1" = PASS ] ||
 for p in "$TOP"/series/[0-9][0-9][0-9][0-9]-*.patch; do
 	case $p in */0000-*) continue ;; esac
 	name=$(basename "$p")
-	if out=$(cd "$TREE" && scripts/checkpatch.pl --strict --terse --show-types "$p" 2>&1); then
-		result PASS checkpatch "$name"
-	else
+	# checkpatch runs scripts/spdxcheck.py, which needs Debian's python3
+	# with python3-ply and python3-git, not another python3 first in PATH
+	rc=0
+	out=$(cd "$TREE" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --terse --show-types "$p" 2>&1) || rc=$?
+	if grep -q 'Traceback' <<<"$out"; then
+		result FAIL checkpatch "$name: a checkpatch helper crashed: $(grep -m1 Error <<<"$out")"
+	elif [ $rc != 0 ]; then
 		result FAIL checkpatch "$name: $(echo "$out" | grep -E 'ERROR|WARNING|CHECK' | head -n 3 | tr '\n' ' ')"
+	else
+		result PASS checkpatch "$name"
 	fi
 done
 

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential flex bison bc libelf-dev libssl-dev kmod cpio xz-utils
-	python3 python3-ply perl git ccache sparse
+	python3 python3-ply python3-git perl git ccache sparse
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	busybox-static qemu-system-x86 qemu-system-arm
 	linux-source-6.12
