@@ -23,6 +23,14 @@ series_key=$(cat /dev/null $series | sha1sum | cut -c1-16)
 
 stamp_get() { sed -n "s/^$1=//p" "$STAMP" 2>/dev/null; }
 
+# tree_identity DIR: git commit and git am record a committer; a user who
+# never ran 'git config --global' has none, so the tree gets its own then
+tree_identity() {
+	git -C "$1" var GIT_COMMITTER_IDENT >/dev/null 2>&1 && return 0
+	git -C "$1" config user.name "iommufd-dirty harness"
+	git -C "$1" config user.email harness@localhost
+}
+
 # --- protect unexported work -----------------------------------------------
 if [ -d "$TREE/.git" ] && [ -f "$STAMP" ]; then
 	head=$(git -C "$TREE" rev-parse HEAD)
@@ -73,8 +81,9 @@ if [ ! -d "$TREE/.git" ] || [ "$base_key" != "$(stamp_get base)" ]; then
 	fi
 	log "committing pruned base"
 	git -C "$new" init -q -b main
+	tree_identity "$new"
 	git -C "$new" add -A
-	git -C "$new" -c user.name=harness -c user.email=harness@localhost commit -q \
+	git -C "$new" commit -q \
 		-m "Linux $ver, upstream IOMMU dirty tracking pruned" \
 		-m "Base for the series: $(basename "$SRC"), pruned by scripts/prune.py with prune/rules."
 	git -C "$new" tag -f base >/dev/null
@@ -85,13 +94,17 @@ ver=$(stamp_get version)
 
 # --- series ------------------------------------------------------------------
 git -C "$TREE" reset -q --hard base
+tree_identity "$TREE"
 n=0
 for p in $series; do
 	if ! git -C "$TREE" am -q --keep-cr "$p" >"$LOGS/am.log" 2>&1; then
 		git -C "$TREE" am --abort >/dev/null 2>&1 || true
 		git -C "$TREE" reset -q --hard base
 		sed -i '/^series=/d;/^head=/d' "$STAMP"
-		die "series patch $(basename "$p") does not apply to pruned Linux $ver ($(grep -m1 -E 'error|patch failed' "$LOGS/am.log" || echo see $LOGS/am.log)): rebase the series onto this base"
+		if grep -q -E 'patch failed|does not apply' "$LOGS/am.log"; then
+			die "series patch $(basename "$p") does not apply to pruned Linux $ver ($(grep -m1 -E 'error|patch failed' "$LOGS/am.log")): rebase the series onto this base"
+		fi
+		die "git am of series patch $(basename "$p") failed: $(grep -m1 -E 'fatal|error' "$LOGS/am.log" || tail -n1 "$LOGS/am.log") (full log: $LOGS/am.log)"
 	fi
 	n=$((n + 1))
 done

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential flex bison bc libelf-dev libssl-dev kmod cpio xz-utils
-	python3 python3-ply python3-git perl git ccache sparse
+	rsync python3 python3-ply python3-git perl git ccache sparse
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	busybox-static qemu-system-x86 qemu-system-arm
 	linux-source-6.12
@@ -35,7 +35,7 @@ else
 			--no-install-recommends "${missing[@]}" >"${TMPDIR:-/tmp}/deps-apt.log" 2>&1; then
 		tail -5 "${TMPDIR:-/tmp}/deps-apt.log" >&2
 		if ! apt-cache policy linux-source-6.12 | grep -q Candidate:.*[0-9]; then
-			die "linux-source-6.12 is not available: it comes from Debian's bookworm-security suite; add 'deb http://security.debian.org/debian-security bookworm-security main' to apt sources, or give a 6.12.y tree with LINUX_SRC=/path"
+			die "linux-source-6.12 is not available: it comes from Debian's bookworm-security suite; enable that suite in your apt sources (see /etc/apt/sources.list.d/), or give a 6.12.y tree with LINUX_SRC=/path"
 		fi
 		die "apt-get install failed (log: ${TMPDIR:-/tmp}/deps-apt.log)"
 	fi
