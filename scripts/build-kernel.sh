@@ -16,10 +16,13 @@ frags=("$TOP/configs/common.config" "$TOP/configs/$arch.config")
 key=$(cat "${frags[@]}" | sha1sum | cut -c1-16)
 
 # config_missing: the fragment options .config does not have as requested
+# (where fragments disagree, the last one wins, as in merge_config.sh)
 config_missing() {
-	grep -h '^CONFIG_.*=' "${frags[@]}" | while IFS= read -r want; do
-		grep -qx "$want" "$KOUT/.config" || echo "${want%%=*}"
-	done
+	grep -h '^CONFIG_.*=' "${frags[@]}" |
+		awk -F= '{ last[$1] = $0 } END { for (o in last) print last[o] }' |
+		while IFS= read -r want; do
+			grep -qx "$want" "$KOUT/.config" || echo "${want%%=*}"
+		done
 }
 
 if [ ! -f "$KOUT/.config" ] || [ "$(cat "$KOUT/.fragments" 2>/dev/null)" != "$key" ]; then

@@ -5,6 +5,9 @@
 #   bisect      every patch builds drivers/iommu/ on x86_64 and arm64 with
 #               W=1 and sparse (C=1), adding no warning that the pruned base
 #               does not have (warnings compared without line numbers)
+#   modules     every patch builds with iommufd and VFIO as modules
+#               (configs/x86_64-modules.config) through modpost, which
+#               fails on a symbol they use that is not exported
 # Usage: scripts/check-series.sh RESULTS
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +45,11 @@ trap restore EXIT
 warnings() { grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' "$1" |
 	sed -E 's/:[0-9]+:[0-9]+: /: /' | LC_ALL=C sort -u || true; }
 
+# The modular config is configured, and built, on the tip; older patches
+# then build in it incrementally
+"$TOP/scripts/build-kernel.sh" x86_64-modules modules ||
+	result FAIL modules "the tip does not build: see $LOGS/build-x86_64-modules.log"
+
 git -C "$TREE" checkout -q base
 for arch in "${ARCHES[@]}"; do
 	basew=$BUILD/base-warnings-$arch.txt
@@ -59,6 +67,14 @@ done
 for c in $(git -C "$TREE" rev-list --reverse base.."$head"); do
 	git -C "$TREE" checkout -q "$c"
 	subj=$(git -C "$TREE" log -1 --format=%s "$c")
+	t0=$(now)
+	log "x86_64-modules: $subj"
+	out=$LOGS/bisect-modules.log
+	if kmake x86_64-modules modules >"$out" 2>&1; then
+		result PASS modules "$subj ($(elapsed "$t0")s)"
+	else
+		result FAIL modules "$subj: $(grep -m1 -E 'ERROR|error' "$out")"
+	fi
 	for arch in "${ARCHES[@]}"; do
 		t0=$(now)
 		log "$arch: $subj"
