@@ -29,20 +29,28 @@ static inline int vmm_ioas_alloc(int fd, __u32 *ioas_id)
 	return rc;
 }
 
-static inline int vmm_mock_device(int fd, __u32 ioas_id,
-				  struct vmm_device *dev)
+/* @flags: MOCK_FLAGS_DEVICE_*, e.g. the page sizes its IOMMU offers */
+static inline int vmm_mock_device_flags(int fd, __u32 ioas_id, __u32 flags,
+					struct vmm_device *dev)
 {
 	struct iommu_test_cmd cmd = {
 		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
 		.id = ioas_id,
+		.mock_domain_flags = { .dev_flags = flags },
 	};
 	int rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
 
-	dev->stdev_id = cmd.mock_domain.out_stdev_id;
-	dev->idev_id = cmd.mock_domain.out_idev_id;
-	dev->hwpt_id = cmd.mock_domain.out_hwpt_id;
+	dev->stdev_id = cmd.mock_domain_flags.out_stdev_id;
+	dev->idev_id = cmd.mock_domain_flags.out_idev_id;
+	dev->hwpt_id = cmd.mock_domain_flags.out_hwpt_id;
 	return rc;
+}
+
+static inline int vmm_mock_device(int fd, __u32 ioas_id,
+				  struct vmm_device *dev)
+{
+	return vmm_mock_device_flags(fd, ioas_id, 0, dev);
 }
 
 /* A paging HWPT on @ioas_id that can track, for the device @idev_id */
