@@ -122,8 +122,9 @@ static inline int vmm_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length)
 }
 
 /* The mock device writes by DMA every page whose bit is set in @bits */
-static inline int vmm_dma_write(int fd, __u32 hwpt_id, __u64 iova,
-				__u64 length, __u64 page_size, const void *bits)
+static inline int vmm_dma_write_nr(int fd, __u32 hwpt_id, __u64 iova,
+				   __u64 length, __u64 page_size,
+				   const void *bits, __u64 *nr_written)
 {
 	struct iommu_test_cmd cmd = {
 		.size = sizeof(cmd),
@@ -136,8 +137,20 @@ static inline int vmm_dma_write(int fd, __u32 hwpt_id, __u64 iova,
 			.uptr = (uintptr_t)bits,
 		},
 	};
+	int rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
 
-	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	*nr_written = cmd.dma_write.out_nr_written;
+	return rc;
+}
+
+/* The device writes the pages of @bits; @nr_written: how many hit an IOPTE */
+static inline int vmm_dma_write(int fd, __u32 hwpt_id, __u64 iova,
+				__u64 length, __u64 page_size, const void *bits)
+{
+	__u64 nr_written;
+
+	return vmm_dma_write_nr(fd, hwpt_id, iova, length, page_size, bits,
+				&nr_written);
 }
 
 /* ORs the pages written in [iova, iova + length) into @bits */
