@@ -11,9 +11,9 @@
  *            2^20 times bigger (64 GiB, 64 TiB) that are otherwise unmapped:
  *            work follows the mapped IOPTEs, not the range or the bitmap
  *            size (target: ratio <= 1.1)
- *  latency   worst map+unmap latency of 64 KiB while another thread
- *            harvests a large mapping in the same IOAS back to back, as a
- *            ratio to the worst map+unmap without harvests (target <= 2),
+ *  latency   worst and 99th-percentile map+unmap latency of 64 KiB while
+ *            another thread harvests a large mapping in the same IOAS back
+ *            to back, as ratios to the same without harvests (target <= 2),
  *            outside the harvested range and in a hole inside it; for
  *            1 GiB of small IOPTEs, and for 64 GiB of 2 MiB and larger
  *            IOPTEs on a domain with AMD-Vi's page sizes
@@ -215,13 +215,24 @@ static void bench_holes(void)
 	munmap(buf, len);
 }
 
+#define LATENCY_SAMPLES (1 << 20)
+
 struct latency {
 	void *buf;
 	unsigned long iova;	/* of the 64 KiB mapped and unmapped */
 	int stop;
 	double worst;
+	double p99;		/* 99th percentile */
 	int rounds;
+	double *samples;	/* of the first LATENCY_SAMPLES rounds */
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
 
 static void *map_unmap_loop(void *arg)
 {
@@ -235,6 +246,8 @@ static void *map_unmap_loop(void *arg)
 		t0 = now_us() - t0;
 		if (t0 > l->worst)
 			l->worst = t0;
+		if (l->rounds < LATENCY_SAMPLES)
+			l->samples[l->rounds] = t0;
 		l->rounds++;
 	}
 	return NULL;
@@ -251,7 +264,11 @@ static struct latency latency_run(void *buf, unsigned long at, double us,
 	struct latency l = { .buf = buf, .iova = at };
 	pthread_t thread;
 	double t0;
+	int n;
 
+	l.samples = malloc(LATENCY_SAMPLES * sizeof(*l.samples));
+	if (!l.samples)
+		die("malloc");
 	if (pthread_create(&thread, NULL, map_unmap_loop, &l))
 		die("pthread_create");
 	t0 = now_us();
@@ -263,6 +280,11 @@ static struct latency latency_run(void *buf, unsigned long at, double us,
 	}
 	__atomic_store_n(&l.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(thread, NULL);
+	n = l.rounds < LATENCY_SAMPLES ? l.rounds : LATENCY_SAMPLES;
+	qsort(l.samples, n, sizeof(*l.samples), cmp_double);
+	l.p99 = n ? l.samples[(n - 1) * 99 / 100] : 0;
+	free(l.samples);
+	l.samples = NULL;
 	return l;
 }
 
@@ -290,10 +312,12 @@ static void latency(const char *what, unsigned long iova, unsigned long len,
 	idle_in = latency_run(buf, inside, us, iova, len, NULL);
 	out = latency_run(buf, outside, us, iova, len, bits);
 	in = latency_run(buf, inside, us, iova, len, bits);
-	printf("latency: %s: one harvest %.0f us; worst map+unmap of 64 KiB outside the range: idle %.0f us (%d rounds), during harvests %.0f us (%d rounds), ratio %.2f; in a hole inside it: idle %.0f us (%d rounds), during harvests %.0f us (%d rounds), ratio %.2f\n",
-	       what, one, idle_out.worst, idle_out.rounds, out.worst,
-	       out.rounds, out.worst / idle_out.worst, idle_in.worst,
-	       idle_in.rounds, in.worst, in.rounds, in.worst / idle_in.worst);
+	printf("latency: %s: one harvest %.0f us; map+unmap of 64 KiB outside the range: idle worst %.0f us p99 %.0f us (%d rounds), during harvests worst %.0f us p99 %.0f us (%d rounds), ratio worst %.2f p99 %.2f; in a hole inside it: idle worst %.0f us p99 %.0f us (%d rounds), during harvests worst %.0f us p99 %.0f us (%d rounds), ratio worst %.2f p99 %.2f\n",
+	       what, one, idle_out.worst, idle_out.p99, idle_out.rounds,
+	       out.worst, out.p99, out.rounds, out.worst / idle_out.worst,
+	       out.p99 / idle_out.p99, idle_in.worst, idle_in.p99,
+	       idle_in.rounds, in.worst, in.p99, in.rounds,
+	       in.worst / idle_in.worst, in.p99 / idle_in.p99);
 	munmap(bits, len / PAGE / 8);
 	munmap(buf, 64 * 1024);
 }
