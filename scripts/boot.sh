@@ -10,7 +10,7 @@ set -euo pipefail
 machine=${1:?usage: boot.sh MACHINE SUITES [TIMEOUT]}
 suites=${2:?usage: boot.sh MACHINE SUITES [TIMEOUT]}
 tmo=${3:-1200}
-mem=3G
+mem=4G
 
 case $machine in
 x86-intel)
@@ -44,7 +44,7 @@ rc=0
 timeout --foreground -k 10 "$tmo" "${qemu[@]}" -accel tcg -smp 2 -m "$mem" \
 	-nographic -no-reboot -monitor none -serial stdio \
 	-kernel "$kernel" -initrd "$initrd" -nic none -device edu \
-	-append "$cmdline panic=-1 guest.iommu=$iommu guest.suites=$suites guest.hugepages=160" \
+	-append "$cmdline panic=-1 guest.iommu=$iommu guest.suites=$suites guest.hugepages=160 hugepagesz=1G hugepages=1" \
 	</dev/null >"$out" 2>&1 || rc=$?
 if [ "$rc" = 124 ]; then
 	log "$machine: guest did not finish within ${tmo}s"
