@@ -20,4 +20,4 @@ prune-audit:    ## fail if a pruned identifier survives in the pruned base
 kernel:         ## build both kernels
 	scripts/build-kernel.sh x86_64 && scripts/build-kernel.sh arm64
 clean:          ## remove build outputs but keep the ccache and build/linux
-	rm -rf build/out build/guest build/logs build/results.txt build/timings.txt
+	rm -rf build/out build/guest build/logs build/cache build/results.txt build/timings.txt

@@ -45,5 +45,7 @@ cp "$bb" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$TOP/guest/init" "$root/init"
 cp "$G"/selftests/iommufd "$G"/selftests/iommufd_fail_nth "$G"/demo/* "$root/tests/"
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 >"$G/initramfs.cpio")
+# The same files give the same initramfs (scripts/test.sh caches boots)
+find "$root" -exec touch -h -d @0 {} +
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible -R 0:0 >"$G/initramfs.cpio")
 log "initramfs $(du -h "$G/initramfs.cpio" | cut -f1) for $arch in $(elapsed "$t0")s"

@@ -2,13 +2,14 @@
 # Configure (allnoconfig + configs/common.config + configs/ARCH.config) and
 # build the kernel image for ARCH out of tree in build/out/ARCH, with ccache.
 # Incremental: the config is regenerated only when a fragment changed.
-# Usage: scripts/build-kernel.sh ARCH [extra make targets...]
+# Usage: scripts/build-kernel.sh ARCH [extra make targets... | config]
+#   config: only configure (for builds of parts of the tree in KOUT)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 arch=${1:?usage: build-kernel.sh ARCH}; shift
 arch_env "$arch"
-[ -d "$TREE/.git" ] || die "no assembled tree: run scripts/assemble.sh first"
+[ -e "$TREE/.git" ] || die "no assembled tree: run scripts/assemble.sh first"
 mkdir -p "$KOUT"
 t0=$(now)
 
@@ -42,6 +43,8 @@ if [ -n "${reconfig:-}" ]; then
 	[ -z "$bad" ] || die "options not set as requested in configs/ (unmet dependencies?): $(echo $bad)"
 	echo "$key" >"$KOUT/.fragments"
 fi
+
+[ "${1:-}" != config ] || exit 0
 
 log "building $arch ($(base_version "$TREE"))"
 kmake "$arch" "${KIMAGE##*/}" "$@" >"$LOGS/build-$arch.log" 2>&1 ||

@@ -8,74 +8,129 @@
 #   modules     every patch builds with iommufd and VFIO as modules
 #               (configs/x86_64-modules.config) through modpost, which
 #               fails on a symbol they use that is not exported
+# The patches are checked out in a worktree of build/linux of their own
+# (build/series-tree) and built in build/out/series, so that build/linux and
+# the kernels built from it are left alone: scripts/test.sh boots them
+# meanwhile. A check that passed is not run again on the same inputs (the
+# patch, or the commit and configs, and this script): its result is reported
+# from build/cache/series, marked "(cached)". FRESH=1 runs everything.
 # Usage: scripts/check-series.sh RESULTS
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 results=${1:?usage: check-series.sh RESULTS}
 ARCHES=(x86_64 arm64)
+CACHE=$BUILD/cache/series
+mkdir -p "$CACHE"
 result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; [ "$1" = PASS ] || log "FAIL $2: $3"; }
+# pass KEY SUITE TEXT: a passed check, remembered under KEY
+pass() { result PASS "$2" "$3"; printf 'PASS\t%s\t%s (cached)\n' "$2" "$3" >"$CACHE/$1"; }
+# hit KEY: report the remembered result of KEY, if there is one
+hit() { [ "${FRESH:-0}" = 0 ] && [ -f "$CACHE/$1" ] && cat "$CACHE/$1" >>"$results"; }
+sum() { cat "$@" | sha1sum | cut -c1-16; }
+self=$(sum "$0")
+
+main=$TREE
+head=$(git -C "$main" rev-parse HEAD)
+[ -z "$(git -C "$main" status --porcelain --untracked-files=no)" ] ||
+	log "build/linux has uncommitted edits: checking its last commit, $(git -C "$main" log -1 --format=%s)"
 
 # --- checkpatch --------------------------------------------------------------
+cpkey=$(git -C "$main" rev-parse base:scripts/checkpatch.pl)
 for p in "$TOP"/series/[0-9][0-9][0-9][0-9]-*.patch; do
 	case $p in */0000-*) continue ;; esac
 	name=$(basename "$p")
+	key=checkpatch-$(sum "$p")-$cpkey-$self
+	hit "$key" && continue
 	# checkpatch runs scripts/spdxcheck.py, which needs Debian's python3
 	# with python3-ply and python3-git, not another python3 first in PATH
 	rc=0
-	out=$(cd "$TREE" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --terse --show-types "$p" 2>&1) || rc=$?
+	out=$(cd "$main" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --terse --show-types "$p" 2>&1) || rc=$?
 	if grep -q 'Traceback' <<<"$out"; then
 		result FAIL checkpatch "$name: a checkpatch helper crashed: $(grep -m1 Error <<<"$out")"
 	elif [ $rc != 0 ]; then
 		result FAIL checkpatch "$name: $(echo "$out" | grep -E 'ERROR|WARNING|CHECK' | head -n 3 | tr '\n' ' ')"
 	else
-		result PASS checkpatch "$name"
+		pass "$key" checkpatch "$name"
 	fi
 done
 
 # --- every patch builds, with no new W=1 / sparse warnings -------------------
-[ -z "$(git -C "$TREE" status --porcelain --untracked-files=no)" ] ||
-	die "build/linux has uncommitted edits: commit them (the per-patch build checks out each patch)"
-head=$(git -C "$TREE" rev-parse HEAD)
-orig=$(git -C "$TREE" symbolic-ref -q --short HEAD || echo "$head")
-restore() { git -C "$TREE" checkout -q "$orig"; }
-trap restore EXIT
+wt=$BUILD/series-tree
+export HARNESS_TREE=$wt HARNESS_OUT=$BUILD/out/series
 
 # normalize: "file: warning: message" without line and column numbers
 warnings() { grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' "$1" |
 	sed -E 's/:[0-9]+:[0-9]+: /: /' | LC_ALL=C sort -u || true; }
 
-# The modular config is configured, and built, on the tip; older patches
-# then build in it incrementally
-"$TOP/scripts/build-kernel.sh" x86_64-modules modules ||
-	result FAIL modules "the tip does not build: see $LOGS/build-x86_64-modules.log"
+# prepare: the worktree, the modular build of the tip and the baselines;
+# done before the first check that is not cached
+prepared=
+prepare() {
+	[ -z "$prepared" ] || return 0
+	prepared=1
+	if ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
+	   [ "$(cd "$wt" && realpath "$(git rev-parse --git-common-dir)")" != "$(realpath "$main/.git")" ]; then
+		rm -rf "$wt"
+		git -C "$main" worktree prune
+		log "worktree for the per-patch builds: $wt"
+		git -C "$main" worktree add -q --detach "$wt" "$head"
+	fi
+	TREE=$wt OUT=$HARNESS_OUT
 
-git -C "$TREE" checkout -q base
-for arch in "${ARCHES[@]}"; do
-	basew=$BUILD/base-warnings-$arch.txt
-	key=$(git -C "$TREE" rev-parse base):$(cat "$TOP"/configs/common.config "$TOP/configs/$arch.config" | sha1sum)
-	if [ "$(head -n1 "$basew" 2>/dev/null)" != "# $key" ]; then
+	# The modular config is configured, and built, on the tip; older
+	# patches then build in it incrementally
+	git -C "$wt" checkout -q --detach "$head"
+	"$TOP/scripts/build-kernel.sh" x86_64-modules modules ||
+		result FAIL modules "the tip does not build: see $LOGS/build-x86_64-modules.log"
+
+	for arch in "${ARCHES[@]}"; do
+		"$TOP/scripts/build-kernel.sh" "$arch" config
+	done
+	git -C "$wt" checkout -q base
+	for arch in "${ARCHES[@]}"; do
+		basew=$BUILD/base-warnings-$arch.txt
+		[ "$(head -n1 "$basew" 2>/dev/null)" != "# ${cfgkey[$arch]}" ] || continue
 		log "W=1 + sparse baseline of drivers/iommu on the pruned base ($arch)"
 		t0=$(now)
 		kmake "$arch" W=1 C=2 drivers/iommu/ >"$LOGS/base-w1-$arch.log" 2>&1 ||
 			die "pruned base does not build drivers/iommu for $arch: see $LOGS/base-w1-$arch.log"
-		{ echo "# $key"; warnings "$LOGS/base-w1-$arch.log"; } >"$basew"
+		{ echo "# ${cfgkey[$arch]}"; warnings "$LOGS/base-w1-$arch.log"; } >"$basew"
 		log "baseline: $(($(wc -l <"$basew") - 1)) distinct warnings ($(elapsed "$t0")s)"
-	fi
-done
+	done
+}
 
-for c in $(git -C "$TREE" rev-list --reverse base.."$head"); do
-	git -C "$TREE" checkout -q "$c"
-	subj=$(git -C "$TREE" log -1 --format=%s "$c")
-	t0=$(now)
-	log "x86_64-modules: $subj"
-	out=$LOGS/bisect-modules.log
-	if kmake x86_64-modules modules >"$out" 2>&1; then
-		result PASS modules "$subj ($(elapsed "$t0")s)"
+declare -A cfgkey
+for arch in "${ARCHES[@]}"; do
+	cfgkey[$arch]=$(git -C "$main" rev-parse base)-$(sum "$TOP"/configs/common.config "$TOP/configs/$arch.config")-$self
+done
+modkey=$(sum "$TOP"/configs/common.config "$TOP"/configs/x86_64-modules.config)-$self
+ncached=0
+for c in $(git -C "$main" rev-list --reverse base.."$head"); do
+	subj=$(git -C "$main" log -1 --format=%s "$c")
+	key=modules-$c-$modkey
+	if hit "$key"; then
+		ncached=$((ncached + 1))
 	else
-		result FAIL modules "$subj: $(grep -m1 -E 'ERROR|error' "$out")"
+		prepare
+		git -C "$wt" checkout -q "$c"
+		t0=$(now)
+		log "x86_64-modules: $subj"
+		out=$LOGS/bisect-modules.log
+		if kmake x86_64-modules modules >"$out" 2>&1; then
+			pass "$key" modules "$subj ($(elapsed "$t0")s)"
+		else
+			result FAIL modules "$subj: $(grep -m1 -E 'ERROR|error' "$out")"
+		fi
 	fi
 	for arch in "${ARCHES[@]}"; do
+		key=bisect-$arch-$c-${cfgkey[$arch]}
+		if hit "$key"; then
+			ncached=$((ncached + 1))
+			continue
+		fi
+		prepare
+		git -C "$wt" checkout -q "$c"
 		t0=$(now)
 		log "$arch: $subj"
 		out=$LOGS/bisect-$arch.log
@@ -87,7 +142,8 @@ for c in $(git -C "$TREE" rev-list --reverse base.."$head"); do
 		if [ -n "$new" ]; then
 			result FAIL "bisect-$arch" "$subj: new warnings: $(echo "$new" | head -n 3 | tr '\n' ' ')"
 		else
-			result PASS "bisect-$arch" "$subj ($(elapsed "$t0")s)"
+			pass "$key" "bisect-$arch" "$subj ($(elapsed "$t0")s)"
 		fi
 	done
 done
+[ "$ncached" = 0 ] || log "$ncached per-patch builds passed before on the same inputs: reported from $CACHE"

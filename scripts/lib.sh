@@ -3,7 +3,10 @@
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
-TREE=$BUILD/linux
+# The assembled tree, and where kernels are built out of it; check-series.sh
+# points both elsewhere, to a worktree of its own
+TREE=${HARNESS_TREE:-$BUILD/linux}
+OUT=${HARNESS_OUT:-$BUILD/out}
 LOGS=$BUILD/logs
 JOBS=${JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$BUILD/ccache}
@@ -12,6 +15,8 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=iommufd-dirty
 export KBUILD_BUILD_HOST=harness
+# and the same image for the same sources (scripts/test.sh caches boots)
+export KBUILD_BUILD_VERSION=1
 
 SCRIPT=$(basename "$0" .sh)
 
@@ -20,8 +25,8 @@ die() { printf '[%s] ERROR: %s\n' "$SCRIPT" "$*" >&2; exit 1; }
 
 # now: seconds since the epoch, with fractions
 now() { date +%s.%N; }
-# elapsed START: seconds since START, one decimal
-elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
+# elapsed START [END]: seconds from START to END (default: now), one decimal
+elapsed() { awk -v s="$1" -v e="${2:-$(now)}" 'BEGIN { printf "%.1f", e - s }'; }
 
 # arch_env ARCH: set ARCH/CROSS_COMPILE/KOUT for a kernel build of ARCH
 arch_env() {
@@ -32,7 +37,7 @@ arch_env() {
 	x86_64-modules) KARCH=x86_64; CROSS=; KIMAGE=arch/x86/boot/bzImage ;;
 	*) die "unknown arch '$1' (known: x86_64 arm64 x86_64-modules)" ;;
 	esac
-	KOUT=$BUILD/out/$1
+	KOUT=$OUT/$1
 }
 
 # kmake ARCH ARGS...: make in the assembled tree for ARCH, with ccache

@@ -3,7 +3,13 @@
 # (checkpatch, per-patch W=1/sparse builds), build both kernels and guests, boot
 # every QEMU machine and judge its TAP output and kernel log. Prints a
 # per-suite summary and per-stage timings and ends with 'N passed, N failed'.
-# Usage: scripts/test.sh        (env: LINUX_SRC, BOOT_TIMEOUT, MACHINES)
+# After the tree is assembled three jobs run at once: the series checks, and
+# for each architecture its kernel, guest and boots (a TCG guest keeps about
+# one core busy; the other job's builds use the other). A boot whose kernel,
+# initramfs, QEMU, scripts and suites are those of a boot that passed before
+# is not run again: its log is judged again, and the stage table says
+# "cached". FRESH=1 runs everything (the series checks cache likewise).
+# Usage: scripts/test.sh        (env: LINUX_SRC, BOOT_TIMEOUT, MACHINES, FRESH)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,7 +30,7 @@ stage() {
 	t0=$(now)
 	log "== $name"
 	"$@" || rc=$?
-	printf '%-28s %7ss\n' "$name" "$(elapsed "$t0")" >>"$TIMINGS"
+	printf '%-28s %7ss   at %6ss\n' "$name" "$(elapsed "$t0")" "$(elapsed "$T0" "$t0")" >>"$TIMINGS"
 	[ $rc = 0 ] || result FAIL stage "$name (exit $rc)"
 	return $rc
 }
@@ -62,26 +68,57 @@ audit() {
 }
 stage prune-audit audit
 
-built=()
-for arch in x86_64 arm64; do
-	stage "build $arch" scripts/build-kernel.sh "$arch" && built+=("$arch") &&
-		result PASS build "$arch kernel" || result FAIL build "$arch kernel"
-done
-stage "series checks" scripts/check-series.sh "$RESULTS" || true
-for arch in "${built[@]}"; do
-	stage "rebuild $arch (HEAD)" scripts/build-kernel.sh "$arch" &&
-	stage "guest $arch" scripts/build-guest.sh "$arch" ||
-		{ result FAIL build "$arch guest"; continue; }
-done
-
-for m in $MACHINES; do
-	machine=${m%%:*} suites=${m#*:}
-	arch=x86_64; case $machine in arm64*) arch=arm64 ;; esac
-	[ -f "$BUILD/guest/$arch/initramfs.cpio" ] || { result FAIL "$machine" "not booted: $arch build failed"; continue; }
-	if stage "boot $machine" scripts/boot.sh "$machine" "${suites:-none}" "$BOOT_TIMEOUT"; then
-		# suite "prog@args" reports as "prog"
-		python3 scripts/parse-log.py "$machine" "$LOGS/boot-$machine.log" "$RESULTS" \
-			--expect "checks,$(echo "$suites" | sed 's/@[^,]*//g')" || true
+# boot MACHINE SUITES: boot it (or reuse the log of the same boot that
+# passed before) and judge its log
+BOOT_CACHE=$BUILD/cache/boot
+boot() {
+	local machine=$1 suites=$2 arch=$3 key log=$LOGS/boot-$machine.log res
+	arch_env "$arch"
+	key=$(cat "$KOUT/$KIMAGE" "$BUILD/guest/$arch/initramfs.cpio" \
+		$(command -v qemu-system-x86_64 qemu-system-aarch64 || true) \
+		scripts/boot.sh scripts/parse-log.py guest/init | sha1sum | cut -c1-16)
+	key=$BOOT_CACHE/$machine-$key-$(echo "$suites $BOOT_TIMEOUT" | sha1sum | cut -c1-16).log
+	res=$(mktemp)
+	if [ "${FRESH:-0}" = 0 ] && [ -f "$key" ]; then
+		log "boot $machine: same kernel, initramfs, QEMU and suites as a boot that passed: judging its log again ($key)"
+		cp "$key" "$log"
+		printf '%-28s %7s    at %6ss\n' "boot $machine" cached "$(elapsed "$T0")" >>"$TIMINGS"
+	elif ! stage "boot $machine" scripts/boot.sh "$machine" "${suites:-none}" "$BOOT_TIMEOUT"; then
+		rm -f "$res"
+		return
 	fi
-done
+	# suite "prog@args" reports as "prog"
+	if python3 scripts/parse-log.py "$machine" "$log" "$res" \
+		--expect "checks,$(echo "$suites" | sed 's/@[^,]*//g')"; then
+		mkdir -p "$BOOT_CACHE" && cp "$log" "$key"
+	fi
+	cat "$res" >>"$RESULTS"
+	rm -f "$res"
+}
+
+# arch_job ARCH: build its kernel and guest, boot its machines
+arch_job() {
+	local arch=$1 m machine suites ok=1
+	if stage "build $arch" scripts/build-kernel.sh "$arch"; then
+		result PASS build "$arch kernel"
+		stage "guest $arch" scripts/build-guest.sh "$arch" || { result FAIL build "$arch guest"; ok=; }
+	else
+		result FAIL build "$arch kernel"
+		ok=
+	fi
+	for m in $MACHINES; do
+		machine=${m%%:*} suites=${m#*:}
+		case $machine in arm64*) [ "$arch" = arm64 ] ;; *) [ "$arch" = x86_64 ] ;; esac || continue
+		if [ -n "$ok" ]; then
+			boot "$machine" "$suites" "$arch"
+		else
+			result FAIL "$machine" "not booted: $arch build failed"
+		fi
+	done
+}
+
+stage "series checks" scripts/check-series.sh "$RESULTS" &
+arch_job x86_64 &
+arch_job arm64 &
+wait
 ! grep -q "^FAIL" "$RESULTS"
