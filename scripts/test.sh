@@ -96,12 +96,14 @@ boot() {
 	rm -f "$res"
 }
 
-# arch_job ARCH: build its kernel and guest, boot its machines
+# arch_job ARCH NICE: build its kernel and guest at that nice level, boot
+# its machines
 arch_job() {
-	local arch=$1 m machine suites ok=1
-	if stage "build $arch" scripts/build-kernel.sh "$arch"; then
+	local arch=$1 n=$2 m machine suites ok=1
+	if stage "build $arch" nice -n "$n" scripts/build-kernel.sh "$arch"; then
 		result PASS build "$arch kernel"
-		stage "guest $arch" scripts/build-guest.sh "$arch" || { result FAIL build "$arch guest"; ok=; }
+		stage "guest $arch" nice -n "$n" scripts/build-guest.sh "$arch" ||
+			{ result FAIL build "$arch guest"; ok=; }
 	else
 		result FAIL build "$arch kernel"
 		ok=
@@ -117,8 +119,11 @@ arch_job() {
 	done
 }
 
-stage "series checks" scripts/check-series.sh "$RESULTS" &
-arch_job x86_64 &
-arch_job arm64 &
+# What gates the longest boot (x86-intel) builds first; the arm64 build and
+# the series checks take what is left, and the arm64 boot runs at full
+# priority once built
+stage "series checks" nice -n 19 scripts/check-series.sh "$RESULTS" &
+arch_job x86_64 0 &
+arch_job arm64 10 &
 wait
 ! grep -q "^FAIL" "$RESULTS"
