@@ -7,7 +7,9 @@
 #               does not have (warnings compared without line numbers)
 #   modules     every patch builds with iommufd and VFIO as modules
 #               (configs/x86_64-modules.config) through modpost, which
-#               fails on a symbol they use that is not exported
+#               fails on a symbol they use that is not exported (vmlinux is
+#               built too: "make modules" alone checks against the exports
+#               of an older vmlinux)
 # The patches are checked out in a worktree of build/linux of their own
 # (build/series-tree) and built in build/out/series, so that build/linux and
 # the kernels built from it are left alone: scripts/test.sh boots them
@@ -117,7 +119,7 @@ for c in $(git -C "$main" rev-list --reverse base.."$head"); do
 		t0=$(now)
 		log "x86_64-modules: $subj"
 		out=$LOGS/bisect-modules.log
-		if kmake x86_64-modules modules >"$out" 2>&1; then
+		if kmake x86_64-modules vmlinux modules >"$out" 2>&1; then
 			pass "$key" modules "$subj ($(elapsed "$t0")s)"
 		else
 			result FAIL modules "$subj: $(grep -m1 -E 'ERROR|error' "$out")"
