@@ -12,6 +12,7 @@ scripts/deps.sh
 scripts/assemble.sh
 scripts/build-kernel.sh x86_64
 scripts/build-guest.sh x86_64
+scripts/build-qemu.sh >/dev/null
 scripts/boot.sh x86-intel bench 1800
 out=$LOGS/boot-x86-intel.log
 grep -q '^##SUITE bench END rc=0' "$out" || die "benchmark failed: see $out"

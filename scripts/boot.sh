@@ -30,13 +30,17 @@ arm64-smmuv3)
 *) die "unknown machine '$machine' (known: x86-intel x86-amd arm64-smmuv3)" ;;
 esac
 arch_env "$arch"
+# Our QEMU (scripts/build-qemu.sh), with Debian's firmware (its tarball has none)
+qemu[0]=$QEMU_BIN/${qemu[0]}
+qemu+=(-L /usr/share/qemu -L /usr/share/seabios)
 kernel=$KOUT/$KIMAGE
 initrd=$BUILD/guest/$arch/initramfs.cpio
 [ -f "$kernel" ] || die "no kernel at $kernel: run scripts/build-kernel.sh $arch"
 [ -f "$initrd" ] || die "no initramfs at $initrd: run scripts/build-guest.sh $arch"
-command -v "${qemu[0]}" >/dev/null || die "${qemu[0]} not found: run scripts/deps.sh"
+[ -x "${qemu[0]}" ] || die "${qemu[0]} not found: run scripts/build-qemu.sh"
 
 out=$LOGS/boot-$machine.log
+log "$("${qemu[0]}" --version | head -n 1), $QEMU_PATCHES patches of ours"
 log "booting $machine (suites: $suites, timeout ${tmo}s) -> $out"
 t0=$(now)
 # The guest reboots when done; -no-reboot turns that into a QEMU exit.

@@ -18,6 +18,10 @@ export KBUILD_BUILD_HOST=harness
 # and the same image for the same sources (scripts/test.sh caches boots)
 export KBUILD_BUILD_VERSION=1
 
+# Our QEMU (scripts/build-qemu.sh) and how many of qemu/patches/ it carries
+QEMU_BIN=$BUILD/qemu/install/bin
+QEMU_PATCHES=$(find "$TOP/qemu/patches" -name '*.patch' 2>/dev/null | wc -l)
+
 SCRIPT=$(basename "$0" .sh)
 
 log() { printf '[%s] %s\n' "$SCRIPT" "$*" >&2; }

@@ -14,6 +14,7 @@ scripts/assemble.sh
 log "Linux $(base_version "$TREE") + $(git -C "$TREE" rev-list --count base..HEAD) patches"
 scripts/build-kernel.sh "$arch"
 scripts/build-guest.sh "$arch"
+scripts/build-qemu.sh >/dev/null
 scripts/boot.sh "$machine" demo 600
 out=$LOGS/boot-$machine.log
 echo

@@ -75,7 +75,7 @@ boot() {
 	local machine=$1 suites=$2 arch=$3 key log=$LOGS/boot-$machine.log res
 	arch_env "$arch"
 	key=$(cat "$KOUT/$KIMAGE" "$BUILD/guest/$arch/initramfs.cpio" \
-		$(command -v qemu-system-x86_64 qemu-system-aarch64 || true) \
+		"$QEMU_BIN"/qemu-system-* \
 		scripts/boot.sh scripts/parse-log.py guest/init | sha1sum | cut -c1-16)
 	key=$BOOT_CACHE/$machine-$key-$(echo "$suites $BOOT_TIMEOUT" | sha1sum | cut -c1-16).log
 	res=$(mktemp)
@@ -96,6 +96,23 @@ boot() {
 	rm -f "$res"
 }
 
+# Our QEMU builds beside the kernels; the boots wait for it
+QEMU_STATUS=$BUILD/qemu.status
+rm -f "$QEMU_STATUS"
+qemu_job() {
+	if stage "qemu" scripts/build-qemu.sh >/dev/null; then
+		result PASS build "QEMU $("$QEMU_BIN"/qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }') + $QEMU_PATCHES patches (qemu/patches)"
+		echo ok >"$QEMU_STATUS"
+	else
+		result FAIL build "QEMU"
+		echo failed >"$QEMU_STATUS"
+	fi
+}
+wait_qemu() {
+	while [ ! -s "$QEMU_STATUS" ]; do sleep 2; done
+	[ "$(cat "$QEMU_STATUS")" = ok ]
+}
+
 # arch_job ARCH NICE: build its kernel and guest at that nice level, boot
 # its machines
 arch_job() {
@@ -108,13 +125,14 @@ arch_job() {
 		result FAIL build "$arch kernel"
 		ok=
 	fi
+	[ -z "$ok" ] || wait_qemu || ok=
 	for m in $MACHINES; do
 		machine=${m%%:*} suites=${m#*:}
 		case $machine in arm64*) [ "$arch" = arm64 ] ;; *) [ "$arch" = x86_64 ] ;; esac || continue
 		if [ -n "$ok" ]; then
 			boot "$machine" "$suites" "$arch"
 		else
-			result FAIL "$machine" "not booted: $arch build failed"
+			result FAIL "$machine" "not booted: the $arch or QEMU build failed"
 		fi
 	done
 }
@@ -123,6 +141,7 @@ arch_job() {
 # the series checks take what is left, and the arm64 boot runs at full
 # priority once built
 stage "series checks" nice -n 19 scripts/check-series.sh "$RESULTS" &
+qemu_job &
 arch_job x86_64 0 &
 arch_job arm64 10 &
 wait
