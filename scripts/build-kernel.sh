@@ -9,11 +9,13 @@ set -euo pipefail
 
 arch=${1:?usage: build-kernel.sh ARCH}; shift
 arch_env "$arch"
-[ -e "$TREE/.git" ] || die "no assembled tree: run scripts/assemble.sh first"
+[ -e "$TREE/Makefile" ] || die "no assembled tree: run scripts/assemble.sh first"
 mkdir -p "$KOUT"
 t0=$(now)
 
-frags=("$TOP/configs/common.config" "$TOP/configs/$arch.config")
+# HARNESS_CONFIGS: another directory of fragments (scripts/build-stock.sh)
+CONFIGS=${HARNESS_CONFIGS:-$TOP/configs}
+frags=("$CONFIGS/common.config" "$CONFIGS/$arch.config")
 key=$(cat "${frags[@]}" | sha1sum | cut -c1-16)
 
 # config_missing: the fragment options .config does not have as requested

@@ -7,7 +7,7 @@ BUILD=${BUILD:-$TOP/build}
 # points both elsewhere, to a worktree of its own
 TREE=${HARNESS_TREE:-$BUILD/linux}
 OUT=${HARNESS_OUT:-$BUILD/out}
-LOGS=$BUILD/logs
+LOGS=${HARNESS_LOGS:-$BUILD/logs}
 JOBS=${JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$BUILD/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
