@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the guest userspace for ARCH: the iommu kselftests and the demo as
-# static binaries, packed with busybox and guest/init into an initramfs.
+# Build the guest userspace for ARCH: the iommu kselftests, the demo, the
+# benchmarks and the end-to-end test (guest/iommufd-e2e.c) as static
+# binaries, packed with busybox and guest/init into an initramfs.
 # Usage: scripts/build-guest.sh ARCH     -> build/guest/ARCH/initramfs.cpio
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -24,7 +25,7 @@ make -B -C "$TREE/tools/testing/selftests/iommu" -s OUTPUT="$G/selftests" \
 	>"$LOGS/selftests-$arch.log" 2>&1 ||
 	{ grep -m5 error "$LOGS/selftests-$arch.log" >&2; die "iommu selftests failed to build for $arch: see $LOGS/selftests-$arch.log"; }
 
-log "building demo and benchmarks ($arch)"
+log "building demo, benchmarks and end-to-end test ($arch)"
 mkdir -p "$G/demo"
 for prog in iommufd-demo iommufd-bench; do
 	${CROSS}gcc -O2 -Wall -Wextra -Werror -static -pthread -I"$HDR" \
@@ -32,6 +33,11 @@ for prog in iommufd-demo iommufd-bench; do
 		-o "$G/demo/$prog" "$TOP/guest/$prog.c" ||
 		die "$prog failed to build for $arch"
 done
+# The end-to-end test uses the kselftest harness, which is not -Wextra clean
+${CROSS}gcc -O2 -Wall -Werror -static -pthread -I"$HDR" \
+	-I"$TREE/drivers/iommu/iommufd" -I"$TREE/tools/testing/selftests" \
+	-o "$G/demo/iommufd-e2e" "$TOP/guest/iommufd-e2e.c" ||
+	die "iommufd-e2e failed to build for $arch"
 
 case $arch in
 x86_64) bb=/bin/busybox ;;

@@ -1,0 +1,1200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End-to-end test of IOMMU dirty tracking on a real DMA path, as a VMM uses
+ * it: QEMU's dma-writer PCI device (1b36:00f0), bound to vfio-pci by
+ * guest/init, behind the machine's IOMMU (meant for x86-intel: emulated VT-d
+ * in scalable mode, whose second-stage A/D bits our QEMU emulates).
+ *
+ * The device's VFIO cdev is bound to /dev/iommu, the buffer the device
+ * writes is mapped into an IOAS at fixed IOVAs, the device is attached to a
+ * HWPT allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING, tracking is started,
+ * the device writes chosen addresses by DMA, and every harvest
+ * (IOMMU_HWPT_GET_DIRTY_BITMAP) is compared bit by bit with the pages of
+ * the IOPTEs those writes went through, over a range reaching 2 MiB of
+ * unmapped IOVA beyond each end of the buffer.
+ *
+ * Fixture e2e, for every write pattern and IOPTE size (4 KiB, 2 MiB) of its
+ * variant table:
+ *   dma_lands, dma_read          the device and the DMA path without tracking
+ *   no_dirty_ops                 a HWPT allocated without the dirty flag
+ *                                refuses to track or report (EOPNOTSUPP)
+ *   exact, redirty, no_clear     exact reports, a second harvest is clean, a
+ *                                page written after a harvest is reported
+ *                                again (needs the IOTLB flush), NO_CLEAR
+ *   partial_range                an IOPTE cut by the harvested range
+ *   start_discards, restart_keeps, stop_keeps, read_not_dirty
+ *                                what starting and stopping keep or discard,
+ *                                DMA reads do not dirty
+ *   reattach, replace            detach / attach to the same HWPT, and
+ *                                moving between a plain and a tracking HWPT
+ *   unmap_after_no_clear         a NO_CLEAR read, unmap, map again: the new
+ *                                mapping starts clean and is tracked
+ * Fixture caps: IOMMU_GET_HW_INFO reports the capability; allocation
+ * follows it. Fixture qemu: the calls QEMU 10.0's iommufd backend makes
+ * during a migration, and QEMU 11's NO_CLEAR read before a vIOMMU unmap.
+ *
+ * Every DMA is checked on the device (DONE and ERRORS registers) and in
+ * memory. The tests that need dirty tracking fail, not skip, when the
+ * device's IOMMU does not offer it. Needs 2 MiB hugetlb pages
+ * (guest.hugepages) and the device's cdev in /dev/vfio/devices. Output is
+ * TAP (kselftest harness).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "kselftest_harness.h"
+#include "vmm.h"
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
+#endif
+
+#define SZ_4K			0x1000ULL
+#define SZ_64K			0x10000ULL
+#define SZ_256K			0x40000ULL
+#define SZ_1M			0x100000ULL
+#define SZ_2M			0x200000ULL
+
+/* The dma-writer device: BAR0, 8-byte little-endian registers */
+#define DMAW_VENDOR		0x1b36
+#define DMAW_DEVICE		0x00f0
+#define DMAW_ID_VALUE		0x31574d44ULL
+#define DMAW_ID			(0x00 / 8)
+#define DMAW_ADDR		(0x08 / 8)	/* IOVA of the first access */
+#define DMAW_STRIDE		(0x10 / 8)	/* bytes between accesses */
+#define DMAW_COUNT		(0x18 / 8)
+#define DMAW_VALUE		(0x20 / 8)	/* what each write stores */
+#define DMAW_DOORBELL		(0x28 / 8)	/* runs before the write returns */
+#define DMAW_DONE		(0x30 / 8)	/* accesses that succeeded */
+#define DMAW_ERRORS		(0x38 / 8)	/* accesses that failed */
+#define DMAW_OP_WRITE		1
+#define DMAW_OP_READ		2
+
+/* Fixture e2e: a 4 MiB buffer of two hugetlb pages, harvested with guards */
+#define BUF_SIZE		(2 * SZ_2M)
+#define BUF_IOVA		0x40000000ULL
+#define RANGE_IOVA		(BUF_IOVA - SZ_2M)
+#define RANGE_LEN		(BUF_SIZE + 2 * SZ_2M)
+#define RANGE_BITS		(RANGE_LEN / SZ_4K)
+#define FILL			0x5a5a5a5a5a5a5a5aULL
+#define TMO			120
+
+/* The dma-writer, bound to @iommufd */
+struct dmaw {
+	int iommufd;
+	int fd;			/* its VFIO cdev */
+	__u32 dev_id;		/* its iommufd device object */
+	volatile __u64 *bar;	/* its registers */
+};
+
+/* What the device's last doorbell did */
+struct dmaw_result {
+	__u64 done;
+	__u64 errors;
+};
+
+static unsigned long sysfs_hex(const char *dev, const char *attr)
+{
+	char path[PATH_MAX];
+	unsigned long val = ULONG_MAX;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", dev, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return ULONG_MAX;
+	if (fscanf(f, "%lx", &val) != 1)
+		val = ULONG_MAX;
+	fclose(f);
+	return val;
+}
+
+/* @path: the first VFIO cdev under /sys/bus/pci/devices/@dev/vfio-dev */
+static int vfio_cdev_of(const char *dev, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	int rc = -ENODEV;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", dev);
+	d = opendir(dir);
+	if (!d)
+		return -ENODEV;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "vfio", 4))
+			continue;
+		snprintf(path, len, "/dev/vfio/devices/%s", e->d_name);
+		rc = 0;
+		break;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* @path: the VFIO cdev of the dma-writer (guest/init binds it to vfio-pci) */
+static int dmaw_cdev(char *path, size_t len)
+{
+	struct dirent *e;
+	int rc = -ENODEV;
+	DIR *d;
+
+	d = opendir("/sys/bus/pci/devices");
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' ||
+		    sysfs_hex(e->d_name, "vendor") != DMAW_VENDOR ||
+		    sysfs_hex(e->d_name, "device") != DMAW_DEVICE)
+			continue;
+		rc = vfio_cdev_of(e->d_name, path, len);
+		break;
+	}
+	closedir(d);
+	return rc;
+}
+
+static int vfio_bind(int fd, int iommufd, __u32 *dev_id)
+{
+	struct vfio_device_bind_iommufd cmd = {
+		.argsz = sizeof(cmd),
+		.iommufd = iommufd,
+	};
+	int rc = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &cmd);
+
+	*dev_id = cmd.out_devid;
+	return rc;
+}
+
+/* Attach the device to @pt_id, or move it there if attached elsewhere */
+static int vfio_attach(int fd, __u32 pt_id)
+{
+	struct vfio_device_attach_iommufd_pt cmd = {
+		.argsz = sizeof(cmd),
+		.pt_id = pt_id,
+	};
+
+	return ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &cmd);
+}
+
+static int vfio_detach(int fd)
+{
+	struct vfio_device_detach_iommufd_pt cmd = { .argsz = sizeof(cmd) };
+
+	return ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &cmd);
+}
+
+static int vfio_region(int fd, __u32 index, struct vfio_region_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	info->index = index;
+	return ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, info);
+}
+
+/* Set @bits in the PCI command register, through the VFIO config region */
+static int pci_command_set(int fd, __u16 bits)
+{
+	struct vfio_region_info cfg;
+	__u16 cmd;
+
+	if (vfio_region(fd, VFIO_PCI_CONFIG_REGION_INDEX, &cfg))
+		return -errno;
+	if (pread(fd, &cmd, sizeof(cmd), cfg.offset + PCI_COMMAND) != sizeof(cmd))
+		return -EIO;
+	cmd |= bits;
+	if (pwrite(fd, &cmd, sizeof(cmd), cfg.offset + PCI_COMMAND) != sizeof(cmd))
+		return -EIO;
+	if (pread(fd, &cmd, sizeof(cmd), cfg.offset + PCI_COMMAND) != sizeof(cmd))
+		return -EIO;
+	return (cmd & bits) == bits ? 0 : -EIO;
+}
+
+static volatile __u64 *map_bar0(int fd)
+{
+	struct vfio_region_info bar;
+	void *p;
+
+	if (vfio_region(fd, VFIO_PCI_BAR0_REGION_INDEX, &bar) ||
+	    !(bar.flags & VFIO_REGION_INFO_FLAG_MMAP) || bar.size < SZ_4K)
+		return NULL;
+	p = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 bar.offset);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Open /dev/iommu and the dma-writer, bind it, let it master the bus */
+static void dmaw_open(struct __test_metadata *_metadata, struct dmaw *d)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	d->iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, d->iommufd) TH_LOG("/dev/iommu: %s", strerror(errno));
+	rc = dmaw_cdev(path, sizeof(path));
+	ASSERT_EQ(0, rc) TH_LOG("no dma-writer (%04x:%04x) with a VFIO cdev: is QEMU run with -device dma-writer, did guest/init bind it to vfio-pci?",
+				DMAW_VENDOR, DMAW_DEVICE);
+	d->fd = open(path, O_RDWR);
+	ASSERT_LE(0, d->fd) TH_LOG("%s: %s", path, strerror(errno));
+	rc = vfio_bind(d->fd, d->iommufd, &d->dev_id);
+	ASSERT_EQ(0, rc) TH_LOG("VFIO_DEVICE_BIND_IOMMUFD: %s", strerror(errno));
+	rc = pci_command_set(d->fd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	ASSERT_EQ(0, rc) TH_LOG("PCI command register: %s", strerror(-rc));
+	d->bar = map_bar0(d->fd);
+	ASSERT_NE(NULL, d->bar) TH_LOG("BAR0 cannot be mapped: %s", strerror(errno));
+	ASSERT_EQ(DMAW_ID_VALUE, d->bar[DMAW_ID]);
+}
+
+static void dmaw_close(struct dmaw *d)
+{
+	if (d->bar)
+		munmap((void *)d->bar, SZ_4K);
+	if (d->fd > 0)
+		close(d->fd);
+	if (d->iommufd > 0)
+		close(d->iommufd);
+}
+
+/* Access @count times 8 bytes from @iova on, @stride bytes apart */
+static struct dmaw_result dmaw_run(volatile __u64 *bar, __u64 op, __u64 iova,
+				   __u64 stride, __u64 count, __u64 value)
+{
+	bar[DMAW_ADDR] = iova;
+	bar[DMAW_STRIDE] = stride;
+	bar[DMAW_COUNT] = count;
+	bar[DMAW_VALUE] = value;
+	bar[DMAW_DOORBELL] = op;
+	/* what the device wrote is read after this */
+	__sync_synchronize();
+	return (struct dmaw_result){ bar[DMAW_DONE], bar[DMAW_ERRORS] };
+}
+
+/* The device writes 8 bytes at @iova; it must reach memory */
+static void dmaw_write1(struct __test_metadata *_metadata, struct dmaw *d,
+			__u64 iova, __u64 value)
+{
+	struct dmaw_result r = dmaw_run(d->bar, DMAW_OP_WRITE, iova, 0, 1, value);
+
+	ASSERT_EQ(0, r.errors) TH_LOG("DMA write to IOVA 0x%llx faulted", iova);
+	ASSERT_EQ(1, r.done);
+}
+
+static __u32 hw_info(int iommufd, __u32 dev_id, struct iommu_hw_info_vtd *vtd,
+		     __u64 *caps)
+{
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.data_len = sizeof(*vtd),
+		.data_uptr = (uintptr_t)vtd,
+	};
+
+	memset(vtd, 0, sizeof(*vtd));
+	*caps = 0;
+	if (ioctl(iommufd, IOMMU_GET_HW_INFO, &cmd))
+		return IOMMU_HW_INFO_TYPE_NONE;
+	*caps = cmd.out_capabilities;
+	return cmd.out_data_type;
+}
+
+static int hwpt_alloc(int iommufd, __u32 dev_id, __u32 pt_id, __u32 flags,
+		      __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+		.data_type = IOMMU_HWPT_DATA_NONE,
+	};
+	int rc = ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
+
+	*hwpt_id = cmd.out_hwpt_id;
+	return rc;
+}
+
+/* Fail, naming the cause, unless the device's IOMMU can track DMA writes */
+static void assert_dirty_capable(struct __test_metadata *_metadata,
+				 struct dmaw *d)
+{
+	struct iommu_hw_info_vtd vtd;
+	__u64 caps;
+	__u32 type = hw_info(d->iommufd, d->dev_id, &vtd, &caps);
+
+	ASSERT_NE(IOMMU_HW_INFO_TYPE_NONE, type)
+		TH_LOG("IOMMU_GET_HW_INFO: %s", strerror(errno));
+	ASSERT_TRUE(caps & IOMMU_HW_CAP_DIRTY_TRACKING)
+		TH_LOG("IOMMU_GET_HW_INFO: no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx, VT-d ecap 0x%llx)",
+		       caps, vtd.ecap_reg);
+}
+
+/* A tracking HWPT on @ioas_id; the device's IOMMU must offer it */
+static __u32 hwpt_dirty(struct __test_metadata *_metadata, struct dmaw *d,
+			__u32 ioas_id)
+{
+	__u32 hwpt_id;
+
+	assert_dirty_capable(_metadata, d);
+	ASSERT_EQ(0, hwpt_alloc(d->iommufd, d->dev_id, ioas_id,
+				IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt_id))
+		TH_LOG("IOMMU_HWPT_ALLOC(DIRTY_TRACKING): %s", strerror(errno));
+	return hwpt_id;
+}
+
+static __u32 hwpt_plain(struct __test_metadata *_metadata, struct dmaw *d,
+			__u32 ioas_id)
+{
+	__u32 hwpt_id;
+
+	ASSERT_EQ(0, hwpt_alloc(d->iommufd, d->dev_id, ioas_id, 0, &hwpt_id))
+		TH_LOG("IOMMU_HWPT_ALLOC: %s", strerror(errno));
+	return hwpt_id;
+}
+
+static void set_tracking(struct __test_metadata *_metadata, int iommufd,
+			 __u32 hwpt_id, bool on)
+{
+	ASSERT_EQ(0, vmm_set_tracking(iommufd, hwpt_id, on))
+		TH_LOG("IOMMU_HWPT_SET_DIRTY_TRACKING(%s): %s", on ? "on" : "off",
+		       strerror(errno));
+}
+
+/* @size bytes of 2 MiB hugetlb pages, every byte @fill */
+static void *hugetlb_alloc(struct __test_metadata *_metadata, __u64 size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,
+		       -1, 0);
+
+	ASSERT_NE(MAP_FAILED, p)
+		TH_LOG("no 2 MiB hugetlb pages (guest.hugepages=N on the kernel command line): %s",
+		       strerror(errno));
+	memset(p, 0x5a, size);
+	return p;
+}
+
+static bool bit_test(const __u64 *map, __u64 i)
+{
+	return map[i / 64] >> (i % 64) & 1;
+}
+
+static void bit_set(__u64 *map, __u64 i)
+{
+	map[i / 64] |= 1ULL << (i % 64);
+}
+
+static __u64 bitmap_bytes(__u64 nbits)
+{
+	return (nbits + 63) / 64 * 8;
+}
+
+static __u64 bitmap_weight(const __u64 *map, __u64 nbits)
+{
+	__u64 i, n = 0;
+
+	for (i = 0; i < (nbits + 63) / 64; i++)
+		n += __builtin_popcountll(map[i]);
+	return n;
+}
+
+/*
+ * @want gets the bits of the pages of the @iopte-sized IOPTE that
+ * translated @iova; bit 0 stands for @base, @nbits bits of @page bytes.
+ */
+static void want_iopte(__u64 *want, __u64 base, __u64 nbits, __u64 page,
+		       __u64 iopte, __u64 iova)
+{
+	__u64 first = iova & ~(iopte - 1), p;
+
+	for (p = first; p < first + iopte; p += page)
+		if (p >= base && (p - base) / page < nbits)
+			bit_set(want, (p - base) / page);
+}
+
+/*
+ * The harvest @got must be @want exactly: every bit of [@base, @base +
+ * @nbits * @page), and no bit set past them in the last word.
+ */
+static void check_bitmap(struct __test_metadata *_metadata, const __u64 *got,
+			 const __u64 *want, __u64 base, __u64 nbits,
+			 __u64 page)
+{
+	__u64 i, bad = 0;
+
+	for (i = 0; i < nbits; i++) {
+		if (bit_test(got, i) == bit_test(want, i))
+			continue;
+		if (bad++ < 8)
+			TH_LOG("IOVA 0x%llx: %s", base + i * page,
+			       bit_test(got, i) ? "reported, not written" :
+						  "written, not reported");
+	}
+	for (; i < (nbits + 63) / 64 * 64; i++) {
+		if (bit_test(got, i) && bad++ < 8)
+			TH_LOG("bit %llu set, past the %llu of the range", i,
+			       nbits);
+	}
+	ASSERT_EQ(0, bad) TH_LOG("%llu bits wrong: %llu reported, %llu written",
+				 bad, bitmap_weight(got, nbits),
+				 bitmap_weight(want, nbits));
+}
+
+/* The capability, as a VMM probes it at VM start */
+FIXTURE(caps) {
+	struct dmaw dev;
+	__u32 ioas_id;
+};
+
+FIXTURE_SETUP(caps)
+{
+	dmaw_open(_metadata, &self->dev);
+	ASSERT_EQ(0, vmm_ioas_alloc(self->dev.iommufd, &self->ioas_id));
+}
+
+FIXTURE_TEARDOWN(caps)
+{
+	dmaw_close(&self->dev);
+}
+
+/*
+ * The device's IOMMU reports dirty tracking; on VT-d that needs
+ * second-stage A/D support (ECAP SLADS, bit 45)
+ */
+TEST_F_TIMEOUT(caps, hw_info, TMO)
+{
+	struct iommu_hw_info_vtd vtd;
+	__u64 caps;
+	__u32 type = hw_info(self->dev.iommufd, self->dev.dev_id, &vtd, &caps);
+
+	ASSERT_NE(IOMMU_HW_INFO_TYPE_NONE, type)
+		TH_LOG("IOMMU_GET_HW_INFO: %s", strerror(errno));
+	if (type == IOMMU_HW_INFO_TYPE_INTEL_VTD)
+		TH_LOG("VT-d cap 0x%llx ecap 0x%llx: SLADS %llu SMPWC %llu, capabilities 0x%llx",
+		       vtd.cap_reg, vtd.ecap_reg, vtd.ecap_reg >> 45 & 1,
+		       vtd.ecap_reg >> 48 & 1, caps);
+	ASSERT_TRUE(caps & IOMMU_HW_CAP_DIRTY_TRACKING)
+		TH_LOG("no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx)",
+		       caps);
+	if (type == IOMMU_HW_INFO_TYPE_INTEL_VTD)
+		ASSERT_EQ(1, vtd.ecap_reg >> 45 & 1);
+}
+
+/* A tracking HWPT can be allocated if and only if the capability is reported */
+TEST_F_TIMEOUT(caps, alloc_follows_capability, TMO)
+{
+	struct iommu_hw_info_vtd vtd;
+	__u64 caps;
+	__u32 hwpt_id;
+	int rc;
+
+	ASSERT_NE(IOMMU_HW_INFO_TYPE_NONE,
+		  hw_info(self->dev.iommufd, self->dev.dev_id, &vtd, &caps));
+	rc = hwpt_alloc(self->dev.iommufd, self->dev.dev_id, self->ioas_id,
+			IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt_id);
+	if (caps & IOMMU_HW_CAP_DIRTY_TRACKING) {
+		ASSERT_EQ(0, rc) TH_LOG("capability reported, allocation: %s",
+					strerror(errno));
+	} else {
+		ASSERT_EQ(-1, rc) TH_LOG("no capability, allocation succeeded");
+		ASSERT_EQ(EOPNOTSUPP, errno);
+	}
+}
+
+FIXTURE(e2e) {
+	struct dmaw dev;
+	__u32 ioas_id;
+	__u32 hwpt_id;		/* the HWPT the device is attached to */
+	void *buf;
+	__u64 iova;		/* where buf is mapped */
+	__u64 value;		/* what the device writes next */
+	__u64 landed;		/* what its last write that got through wrote */
+	__u64 *got, *want;	/* bitmaps of [RANGE_IOVA, + RANGE_LEN) */
+};
+
+/*
+ * The device writes 8 bytes at buf + offset + i * stride, i < count. The
+ * buffer is two 2 MiB hugetlb pages. An IOPTE maps IOVA and physical
+ * ranges aligned alike: mapped at a 2 MiB-aligned IOVA the buffer gets
+ * 2 MiB IOPTEs (the emulated VT-d offers 2 MiB second-stage pages), 4 KiB
+ * past one it can only get 4 KiB IOPTEs, whatever its physical contiguity.
+ */
+FIXTURE_VARIANT(e2e) {
+	__u64 iopte;
+	__u64 offset;
+	__u64 stride;
+	__u64 count;
+};
+
+/* One page */
+FIXTURE_VARIANT_ADD(e2e, iopte_4k_one) {
+	.iopte = SZ_4K, .offset = 5 * SZ_4K + 0x18, .stride = 0, .count = 1,
+};
+
+/* Pages scattered over both hugetlb pages, at drifting offsets in them */
+FIXTURE_VARIANT_ADD(e2e, iopte_4k_sparse) {
+	.iopte = SZ_4K, .offset = 3 * SZ_4K + 8, .stride = 37 * SZ_4K + 8,
+	.count = 27,
+};
+
+/* Every page */
+FIXTURE_VARIANT_ADD(e2e, iopte_4k_all) {
+	.iopte = SZ_4K, .offset = 0, .stride = SZ_4K, .count = BUF_SIZE / SZ_4K,
+};
+
+/* The first and the last 8 bytes of the buffer */
+FIXTURE_VARIANT_ADD(e2e, iopte_4k_edges) {
+	.iopte = SZ_4K, .offset = 0, .stride = BUF_SIZE - 8, .count = 2,
+};
+
+/* One 8-byte write dirties one 2 MiB IOPTE: 512 pages */
+FIXTURE_VARIANT_ADD(e2e, iopte_2m_one) {
+	.iopte = SZ_2M, .offset = SZ_2M + 0x12340, .stride = 0, .count = 1,
+};
+
+/* Two writes across the boundary of the two 2 MiB IOPTEs: 1024 pages */
+FIXTURE_VARIANT_ADD(e2e, iopte_2m_both) {
+	.iopte = SZ_2M, .offset = SZ_2M - 8, .stride = 8, .count = 2,
+};
+
+FIXTURE_SETUP(e2e)
+{
+	__u64 last = variant->offset + (variant->count - 1) * variant->stride;
+
+	ASSERT_LT(last, BUF_SIZE - 7);
+	dmaw_open(_metadata, &self->dev);
+	ASSERT_EQ(0, vmm_ioas_alloc(self->dev.iommufd, &self->ioas_id));
+	self->buf = hugetlb_alloc(_metadata, BUF_SIZE);
+	self->iova = BUF_IOVA + (variant->iopte == SZ_2M ? 0 : SZ_4K);
+	ASSERT_EQ(0, vmm_map(self->dev.iommufd, self->ioas_id, self->buf,
+			     self->iova, BUF_SIZE))
+		TH_LOG("IOMMU_IOAS_MAP: %s", strerror(errno));
+	self->value = 0xd1a7000000000001ULL;
+	self->landed = FILL;
+	self->got = malloc(bitmap_bytes(RANGE_BITS));
+	self->want = malloc(bitmap_bytes(RANGE_BITS));
+	ASSERT_NE(NULL, self->got);
+	ASSERT_NE(NULL, self->want);
+}
+
+FIXTURE_TEARDOWN(e2e)
+{
+	dmaw_close(&self->dev);
+}
+
+/* The device is attached to a new HWPT allocated with @dirty or without */
+static void attach_new(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(e2e) *self, bool dirty)
+{
+	struct dmaw *d = &self->dev;
+
+	if (dirty)
+		self->hwpt_id = hwpt_dirty(_metadata, d, self->ioas_id);
+	else
+		self->hwpt_id = hwpt_plain(_metadata, d, self->ioas_id);
+	ASSERT_EQ(0, vfio_attach(d->fd, self->hwpt_id))
+		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
+}
+
+/* A tracking HWPT, attached, tracking started */
+static void attach_tracking(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(e2e) *self)
+{
+	attach_new(_metadata, self, true);
+	set_tracking(_metadata, self->dev.iommufd, self->hwpt_id, true);
+}
+
+/* Is byte @off of the buffer where the variant's accesses start? */
+static bool written_at(const FIXTURE_VARIANT(e2e) *v, __u64 off)
+{
+	if (off < v->offset)
+		return false;
+	if (!v->stride)
+		return off == v->offset;
+	return (off - v->offset) % v->stride == 0 &&
+	       (off - v->offset) / v->stride < v->count;
+}
+
+/* The buffer holds what the device's writes that got through wrote */
+static void check_memory(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(e2e) *self,
+			 const FIXTURE_VARIANT(e2e) *variant)
+{
+	const __u64 *w = self->buf;
+	__u64 off, bad = 0;
+
+	for (off = 0; off < BUF_SIZE; off += 8) {
+		__u64 want = written_at(variant, off) ? self->landed : FILL;
+
+		if (w[off / 8] != want && bad++ < 8)
+			TH_LOG("buffer + 0x%llx: 0x%llx, want 0x%llx", off,
+			       w[off / 8], want);
+	}
+	ASSERT_EQ(0, bad);
+}
+
+/*
+ * The device accesses the variant's addresses with @op: all must succeed
+ * if @reach, else all must fault. Memory is checked after writes.
+ */
+static void dma(struct __test_metadata *_metadata, FIXTURE_DATA(e2e) *self,
+		const FIXTURE_VARIANT(e2e) *variant, __u64 op, bool reach)
+{
+	struct dmaw_result r;
+
+	r = dmaw_run(self->dev.bar, op, self->iova + variant->offset,
+		     variant->stride, variant->count, self->value);
+	if (reach) {
+		ASSERT_EQ(0, r.errors) TH_LOG("%llu DMA accesses faulted", r.errors);
+		ASSERT_EQ(variant->count, r.done);
+	} else {
+		ASSERT_EQ(0, r.done) TH_LOG("%llu DMA accesses got through", r.done);
+		ASSERT_EQ(variant->count, r.errors);
+	}
+	if (op != DMAW_OP_WRITE)
+		return;
+	if (reach)
+		self->landed = self->value;
+	self->value++;
+	check_memory(_metadata, self, variant);
+}
+
+#define dma_write(reach) dma(_metadata, self, variant, DMAW_OP_WRITE, reach)
+#define dma_read() dma(_metadata, self, variant, DMAW_OP_READ, true)
+
+/*
+ * @self->want += the pages in [@base, @base + @nbits * 4 KiB) of the IOPTEs
+ * the variant's writes went through that end above IOVA @above
+ */
+static void want_writes(FIXTURE_DATA(e2e) *self,
+			const FIXTURE_VARIANT(e2e) *variant, __u64 base,
+			__u64 nbits, __u64 above)
+{
+	__u64 i, iova;
+
+	for (i = 0; i < variant->count; i++) {
+		iova = self->iova + variant->offset + i * variant->stride;
+		if ((iova & ~(variant->iopte - 1)) + variant->iopte > above)
+			want_iopte(self->want, base, nbits, SZ_4K,
+				   variant->iopte, iova);
+	}
+}
+
+/* Harvest [@base, @base + @nbits * 4 KiB) with @flags: @self->want exactly */
+static void harvest_check(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(e2e) *self, __u64 base, __u64 nbits,
+			  __u32 flags)
+{
+	memset(self->got, 0, bitmap_bytes(RANGE_BITS));
+	ASSERT_EQ(0, vmm_harvest(self->dev.iommufd, self->hwpt_id, base,
+				 nbits * SZ_4K, SZ_4K, self->got, flags))
+		TH_LOG("IOMMU_HWPT_GET_DIRTY_BITMAP: %s", strerror(errno));
+	check_bitmap(_metadata, self->got, self->want, base, nbits, SZ_4K);
+}
+
+enum { CLEAN, WRITTEN };
+
+/*
+ * Harvest the buffer and 2 MiB of unmapped IOVA on each side with @flags:
+ * exactly the pages of the IOPTEs the variant's writes went through are
+ * reported if @expect is WRITTEN, none if CLEAN.
+ */
+static void harvest(struct __test_metadata *_metadata, FIXTURE_DATA(e2e) *self,
+		    const FIXTURE_VARIANT(e2e) *variant, __u32 flags,
+		    int expect)
+{
+	memset(self->want, 0, bitmap_bytes(RANGE_BITS));
+	if (expect == WRITTEN)
+		want_writes(self, variant, RANGE_IOVA, RANGE_BITS, 0);
+	harvest_check(_metadata, self, RANGE_IOVA, RANGE_BITS, flags);
+}
+
+#define expect_dirty(flags) harvest(_metadata, self, variant, flags, WRITTEN)
+#define expect_clean(flags) harvest(_metadata, self, variant, flags, CLEAN)
+
+/* Without tracking: the writes land where they should, and only there */
+TEST_F_TIMEOUT(e2e, dma_lands, TMO)
+{
+	attach_new(_metadata, self, false);
+	dma_write(true);
+	dma_write(true);
+}
+
+/* Reads get through too, and change nothing */
+TEST_F_TIMEOUT(e2e, dma_read, TMO)
+{
+	attach_new(_metadata, self, false);
+	dma_write(true);
+	dma_read();
+	check_memory(_metadata, self, variant);
+}
+
+/* A HWPT allocated without IOMMU_HWPT_ALLOC_DIRTY_TRACKING cannot track */
+TEST_F_TIMEOUT(e2e, no_dirty_ops, TMO)
+{
+	int fd = self->dev.iommufd;
+
+	attach_new(_metadata, self, false);
+	dma_write(true);
+	ASSERT_EQ(-1, vmm_set_tracking(fd, self->hwpt_id, true));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(-1, vmm_set_tracking(fd, self->hwpt_id, false));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(-1, vmm_harvest(fd, self->hwpt_id, RANGE_IOVA, RANGE_LEN,
+				  SZ_4K, self->got, 0));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+}
+
+/* Exactly the written pages, once */
+TEST_F_TIMEOUT(e2e, exact, TMO)
+{
+	attach_tracking(_metadata, self);
+	expect_clean(0);
+	dma_write(true);
+	expect_dirty(0);
+	expect_clean(0);
+}
+
+/*
+ * Pages written again after a harvest are reported again: the harvest must
+ * flush the IOTLB for what it cleared, or the IOMMU keeps writing through
+ * its cached dirty translation without setting the bit again.
+ */
+TEST_F_TIMEOUT(e2e, redirty, TMO)
+{
+	int round;
+
+	attach_tracking(_metadata, self);
+	for (round = 0; round < 3; round++) {
+		dma_write(true);
+		expect_dirty(0);
+		expect_clean(0);
+	}
+}
+
+/* NO_CLEAR reads report without clearing; a clearing read then clears */
+TEST_F_TIMEOUT(e2e, no_clear, TMO)
+{
+	attach_tracking(_metadata, self);
+	dma_write(true);
+	expect_dirty(IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	expect_dirty(IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	expect_dirty(0);
+	expect_clean(IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	expect_clean(0);
+	/* and the cleared pages are tracked again */
+	dma_write(true);
+	expect_dirty(IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	expect_dirty(0);
+}
+
+/*
+ * A harvest of part of the range reports the part of the written IOPTEs
+ * inside it, and clears only the IOPTEs wholly inside it: one cut by its
+ * end (a 2 MiB IOPTE cut at 1 MiB) is reported again by the next harvest.
+ * The cut also leaves the bitmap's last word partly used.
+ */
+TEST_F_TIMEOUT(e2e, partial_range, TMO)
+{
+	__u64 cut = self->iova + SZ_1M;
+	__u64 nbits = (cut - RANGE_IOVA) / SZ_4K;
+
+	attach_tracking(_metadata, self);
+	dma_write(true);
+	memset(self->want, 0, bitmap_bytes(RANGE_BITS));
+	want_writes(self, variant, RANGE_IOVA, nbits, 0);
+	harvest_check(_metadata, self, RANGE_IOVA, nbits, 0);
+
+	memset(self->want, 0, bitmap_bytes(RANGE_BITS));
+	want_writes(self, variant, RANGE_IOVA, RANGE_BITS, cut);
+	harvest_check(_metadata, self, RANGE_IOVA, RANGE_BITS, 0);
+	expect_clean(0);
+}
+
+/*
+ * Starting discards what was recorded before: writes made before tracking
+ * was ever started, and those recorded while it ran before a stop.
+ */
+TEST_F_TIMEOUT(e2e, start_discards, TMO)
+{
+	int fd = self->dev.iommufd;
+
+	attach_new(_metadata, self, true);
+	dma_write(true);
+	set_tracking(_metadata, fd, self->hwpt_id, true);
+	expect_clean(0);
+
+	dma_write(true);
+	set_tracking(_metadata, fd, self->hwpt_id, false);
+	set_tracking(_metadata, fd, self->hwpt_id, true);
+	expect_clean(0);
+
+	dma_write(true);
+	expect_dirty(0);
+}
+
+/* Starting while started does nothing: it discards nothing */
+TEST_F_TIMEOUT(e2e, restart_keeps, TMO)
+{
+	attach_tracking(_metadata, self);
+	dma_write(true);
+	set_tracking(_metadata, self->dev.iommufd, self->hwpt_id, true);
+	expect_dirty(0);
+}
+
+/*
+ * Stopping keeps what was recorded, for a last harvest; writes made while
+ * stopped are not recorded.
+ */
+TEST_F_TIMEOUT(e2e, stop_keeps, TMO)
+{
+	int fd = self->dev.iommufd;
+
+	attach_tracking(_metadata, self);
+	dma_write(true);
+	set_tracking(_metadata, fd, self->hwpt_id, false);
+	expect_dirty(0);
+	expect_clean(0);
+	dma_write(true);
+	expect_clean(0);
+	set_tracking(_metadata, fd, self->hwpt_id, false);
+	expect_clean(0);
+}
+
+/* DMA reads are not writes */
+TEST_F_TIMEOUT(e2e, read_not_dirty, TMO)
+{
+	attach_tracking(_metadata, self);
+	dma_read();
+	expect_clean(0);
+	dma_write(true);
+	dma_read();
+	expect_dirty(0);
+	dma_read();
+	expect_clean(0);
+}
+
+/*
+ * Detach and attach again to the same tracking HWPT while tracking: what
+ * was recorded stays, DMA while detached is blocked and records nothing,
+ * writes after the attach are recorded (the IOMMU's context for the device
+ * must be set up for tracking again).
+ */
+TEST_F_TIMEOUT(e2e, reattach, TMO)
+{
+	int fd = self->dev.fd;
+
+	attach_tracking(_metadata, self);
+	dma_write(true);
+	ASSERT_EQ(0, vfio_detach(fd))
+		TH_LOG("VFIO_DEVICE_DETACH_IOMMUFD_PT: %s", strerror(errno));
+	dma_write(false);
+	ASSERT_EQ(0, vfio_attach(fd, self->hwpt_id))
+		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
+	expect_dirty(0);
+	expect_clean(0);
+
+	ASSERT_EQ(0, vfio_detach(fd));
+	dma_write(false);
+	ASSERT_EQ(0, vfio_attach(fd, self->hwpt_id));
+	expect_clean(0);
+	dma_write(true);
+	expect_dirty(0);
+	expect_clean(0);
+}
+
+/*
+ * Moving the device (attach while attached) between a plain HWPT and a
+ * tracking one on the same IOAS: a HWPT records only the writes made
+ * while the device is attached to it.
+ */
+TEST_F_TIMEOUT(e2e, replace, TMO)
+{
+	struct dmaw *d = &self->dev;
+	__u32 plain_id, dirty_id;
+
+	dirty_id = hwpt_dirty(_metadata, d, self->ioas_id);
+	set_tracking(_metadata, d->iommufd, dirty_id, true);
+	attach_new(_metadata, self, false);
+	plain_id = self->hwpt_id;
+	dma_write(true);
+
+	self->hwpt_id = dirty_id;
+	expect_clean(0);
+	ASSERT_EQ(0, vfio_attach(d->fd, dirty_id))
+		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT (replace): %s",
+		       strerror(errno));
+	dma_write(true);
+	expect_dirty(0);
+
+	ASSERT_EQ(0, vfio_attach(d->fd, plain_id));
+	dma_write(true);
+	expect_clean(0);
+}
+
+/*
+ * The model for a VMM that must know whether a range was written before
+ * unmapping it (QEMU >= 11 before a vIOMMU unmap): a NO_CLEAR read, then a
+ * normal unmap. The dirty state is kept in the IOPTEs, so it goes with
+ * them: after the unmap nothing is reported there, DMA faults, and a new
+ * mapping of the same IOVA starts clean (nothing stale from the old one)
+ * and is tracked, tracking covering future mappings too.
+ */
+TEST_F_TIMEOUT(e2e, unmap_after_no_clear, TMO)
+{
+	int fd = self->dev.iommufd;
+
+	attach_tracking(_metadata, self);
+	dma_write(true);
+	expect_dirty(IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	ASSERT_EQ(0, vmm_unmap(fd, self->ioas_id, self->iova, BUF_SIZE))
+		TH_LOG("IOMMU_IOAS_UNMAP: %s", strerror(errno));
+	expect_clean(0);
+	dma_write(false);
+	ASSERT_EQ(0, vmm_map(fd, self->ioas_id, self->buf, self->iova,
+			     BUF_SIZE))
+		TH_LOG("IOMMU_IOAS_MAP: %s", strerror(errno));
+	expect_clean(0);
+	dma_write(true);
+	expect_dirty(0);
+	expect_clean(0);
+}
+
+/*
+ * QEMU's iommufd backend. Guest RAM is made of memory sections, each its
+ * own IOAS mapping; a harvest per section, with page_size the host page
+ * size, into a zeroed bitmap of whole u64 words. Section 1 does not fill
+ * its last word; section 2 is hugetlb-backed, one 2 MiB IOPTE.
+ */
+#define SECTIONS	3
+
+static const struct section_layout {
+	__u64 iova;
+	__u64 size;
+	bool hugetlb;
+	__u64 write[4];		/* offsets the device writes, ~0 ends */
+	__u64 iopte;
+} qemu_sections[SECTIONS] = {
+	{ 0x100000, SZ_256K, false,
+	  { 0, SZ_4K, 62 * SZ_4K + 0x10, SZ_256K - 8 }, SZ_4K },
+	{ 0x800000, SZ_1M + SZ_64K, false,
+	  { 8, 100 * SZ_4K + 0x800, SZ_1M + SZ_64K - 8, ~0ULL }, SZ_4K },
+	{ 0x40000000, SZ_2M, true, { SZ_1M + 8, ~0ULL }, SZ_2M },
+};
+
+struct section {
+	const struct section_layout *l;
+	void *va;
+	__u64 pages;
+	__u64 *bitmap;		/* what QEMU allocates per harvest */
+	__u64 *want;
+};
+
+FIXTURE(qemu) {
+	struct dmaw dev;
+	__u32 ioas_id;
+	__u32 hwpt_id;
+	__u64 page;		/* the host page size */
+	struct section sec[SECTIONS];
+};
+
+FIXTURE_SETUP(qemu)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int i;
+
+	ASSERT_LT(0, page);
+	self->page = page;
+	dmaw_open(_metadata, &self->dev);
+	for (i = 0; i < SECTIONS; i++) {
+		struct section *s = &self->sec[i];
+
+		s->l = &qemu_sections[i];
+		s->pages = (s->l->size + self->page - 1) / self->page;
+		if (s->l->hugetlb) {
+			s->va = hugetlb_alloc(_metadata, s->l->size);
+		} else {
+			s->va = mmap(NULL, s->l->size, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			ASSERT_NE(MAP_FAILED, s->va);
+		}
+		s->want = calloc(1, bitmap_bytes(s->pages));
+		ASSERT_NE(NULL, s->want);
+	}
+}
+
+FIXTURE_TEARDOWN(qemu)
+{
+	dmaw_close(&self->dev);
+}
+
+/*
+ * What QEMU 10.0 does when it realizes a VFIO device on iommufd: bind,
+ * IOMMU_GET_HW_INFO, an IOAS, a HWPT allocated with the dirty flag because
+ * the capability is reported, attach, then map every section.
+ */
+static void qemu_realize(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(qemu) *self)
+{
+	struct dmaw *d = &self->dev;
+	struct iommu_hw_info_vtd vtd;
+	__u32 flags = 0;
+	__u64 caps;
+	int i;
+
+	ASSERT_NE(IOMMU_HW_INFO_TYPE_NONE,
+		  hw_info(d->iommufd, d->dev_id, &vtd, &caps))
+		TH_LOG("IOMMU_GET_HW_INFO: %s", strerror(errno));
+	ASSERT_EQ(0, vmm_ioas_alloc(d->iommufd, &self->ioas_id));
+	/* QEMU would silently go on without: a test must not */
+	ASSERT_TRUE(caps & IOMMU_HW_CAP_DIRTY_TRACKING)
+		TH_LOG("IOMMU_GET_HW_INFO: no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx)",
+		       caps);
+	if (caps & IOMMU_HW_CAP_DIRTY_TRACKING)
+		flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+	ASSERT_EQ(0, hwpt_alloc(d->iommufd, d->dev_id, self->ioas_id, flags,
+				&self->hwpt_id))
+		TH_LOG("IOMMU_HWPT_ALLOC(0x%x): %s", flags, strerror(errno));
+	ASSERT_EQ(0, vfio_attach(d->fd, self->hwpt_id))
+		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
+	for (i = 0; i < SECTIONS; i++)
+		ASSERT_EQ(0, vmm_map(d->iommufd, self->ioas_id, self->sec[i].va,
+				     self->sec[i].l->iova, self->sec[i].l->size))
+			TH_LOG("IOMMU_IOAS_MAP of section %d: %s", i,
+			       strerror(errno));
+}
+
+/* The device writes the section's offsets; @s->want gets their IOPTEs */
+static void section_write(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(qemu) *self, struct section *s)
+{
+	const __u64 *w;
+
+	for (w = s->l->write; w < s->l->write + 4 && *w != ~0ULL; w++) {
+		dmaw_write1(_metadata, &self->dev, s->l->iova + *w,
+			    0xc0de000000000000ULL | *w);
+		ASSERT_EQ(0xc0de000000000000ULL | *w,
+			  *(__u64 *)((char *)s->va + *w));
+		want_iopte(s->want, s->l->iova, s->pages, self->page,
+			   s->l->iopte, s->l->iova + *w);
+	}
+}
+
+/*
+ * One harvest of a section the way QEMU does it (a new zeroed bitmap of
+ * whole u64 words each time), checked against @s->want, which is then
+ * cleared unless @flags keeps the state.
+ */
+static void section_sync(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(qemu) *self, struct section *s,
+			 __u32 flags)
+{
+	__u64 *bitmap = calloc(1, bitmap_bytes(s->pages));
+
+	ASSERT_NE(NULL, bitmap);
+	ASSERT_EQ(0, vmm_harvest(self->dev.iommufd, self->hwpt_id, s->l->iova,
+				 s->l->size, self->page, bitmap, flags))
+		TH_LOG("IOMMU_HWPT_GET_DIRTY_BITMAP of section 0x%llx: %s",
+		       s->l->iova, strerror(errno));
+	check_bitmap(_metadata, bitmap, s->want, s->l->iova, s->pages,
+		     self->page);
+	free(bitmap);
+	if (!(flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR))
+		memset(s->want, 0, bitmap_bytes(s->pages));
+}
+
+/* Tracking starts: nothing written so far is to be reported */
+static void qemu_start(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(qemu) *self)
+{
+	int i;
+
+	set_tracking(_metadata, self->dev.iommufd, self->hwpt_id, true);
+	for (i = 0; i < SECTIONS; i++)
+		memset(self->sec[i].want, 0, bitmap_bytes(self->sec[i].pages));
+}
+
+static void qemu_sync(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(qemu) *self)
+{
+	int i;
+
+	for (i = 0; i < SECTIONS; i++)
+		section_sync(_metadata, self, &self->sec[i], 0);
+}
+
+/*
+ * A migration as QEMU 10.0 runs it: start tracking on the HWPT, a sync
+ * per pre-copy iteration (one harvest per section), the device stopped,
+ * a last sync, stop tracking.
+ */
+TEST_F_TIMEOUT(qemu, v10_migration, TMO)
+{
+	int fd = self->dev.iommufd, i;
+
+	qemu_realize(_metadata, self);
+	/* the device runs before migration starts */
+	for (i = 0; i < SECTIONS; i++)
+		section_write(_metadata, self, &self->sec[i]);
+	qemu_start(_metadata, self);
+	qemu_sync(_metadata, self);
+
+	for (i = 0; i < SECTIONS; i++)
+		section_write(_metadata, self, &self->sec[i]);
+	qemu_sync(_metadata, self);
+
+	section_write(_metadata, self, &self->sec[1]);
+	qemu_sync(_metadata, self);
+
+	/* the device stops after one more write: the last sync has it */
+	section_write(_metadata, self, &self->sec[2]);
+	qemu_sync(_metadata, self);
+	qemu_sync(_metadata, self);
+	set_tracking(_metadata, fd, self->hwpt_id, false);
+}
+
+/*
+ * QEMU 11 with a vIOMMU, while tracking: before unmapping a range the
+ * guest unmapped, it reads the range's dirty bits with NO_CLEAR (the unmap
+ * destroys them anyway), then unmaps. The other sections keep their
+ * state; the range mapped again starts clean and is tracked.
+ */
+TEST_F_TIMEOUT(qemu, v11_no_clear_before_unmap, TMO)
+{
+	struct section *s = &self->sec[1];
+	int fd = self->dev.iommufd, i;
+
+	qemu_realize(_metadata, self);
+	qemu_start(_metadata, self);
+	for (i = 0; i < SECTIONS; i++)
+		section_write(_metadata, self, &self->sec[i]);
+
+	section_sync(_metadata, self, s, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	ASSERT_EQ(0, vmm_unmap(fd, self->ioas_id, s->l->iova, s->l->size))
+		TH_LOG("IOMMU_IOAS_UNMAP: %s", strerror(errno));
+	memset(s->want, 0, bitmap_bytes(s->pages));
+	section_sync(_metadata, self, &self->sec[0], 0);
+	section_sync(_metadata, self, &self->sec[2], 0);
+	section_sync(_metadata, self, s, 0);
+
+	ASSERT_EQ(0, vmm_map(fd, self->ioas_id, s->va, s->l->iova, s->l->size))
+		TH_LOG("IOMMU_IOAS_MAP: %s", strerror(errno));
+	qemu_sync(_metadata, self);
+	section_write(_metadata, self, s);
+	qemu_sync(_metadata, self);
+	set_tracking(_metadata, fd, self->hwpt_id, false);
+}
+
+TEST_HARNESS_MAIN
