@@ -15,7 +15,8 @@
  *
  * Fixture e2e, for every write pattern and IOPTE size (4 KiB, 2 MiB) of its
  * variant table:
- *   dma_lands, dma_read          the device and the DMA path without tracking
+ *   dma_lands, dma_read, dma_blocked
+ *                                the device and the DMA path without tracking
  *   no_dirty_ops                 a HWPT allocated without the dirty flag
  *                                refuses to track or report (EOPNOTSUPP)
  *   exact, redirty, no_clear     exact reports, a second harvest is clean, a
@@ -739,6 +740,28 @@ TEST_F_TIMEOUT(e2e, dma_read, TMO)
 	dma_write(true);
 	dma_read();
 	check_memory(_metadata, self, variant);
+}
+
+/*
+ * DMA reaches only what is mapped for the device: none while it is
+ * detached or after the unmap, and again once attached and mapped (the
+ * tests of tracking across detach and unmap rely on this)
+ */
+TEST_F_TIMEOUT(e2e, dma_blocked, TMO)
+{
+	int fd = self->dev.iommufd;
+
+	attach_new(_metadata, self, false);
+	ASSERT_EQ(0, vfio_detach(self->dev.fd))
+		TH_LOG("VFIO_DEVICE_DETACH_IOMMUFD_PT: %s", strerror(errno));
+	dma_write(false);
+	ASSERT_EQ(0, vfio_attach(self->dev.fd, self->hwpt_id));
+	dma_write(true);
+	ASSERT_EQ(0, vmm_unmap(fd, self->ioas_id, self->iova, BUF_SIZE));
+	dma_write(false);
+	ASSERT_EQ(0, vmm_map(fd, self->ioas_id, self->buf, self->iova,
+			     BUF_SIZE));
+	dma_write(true);
 }
 
 /* A HWPT allocated without IOMMU_HWPT_ALLOC_DIRTY_TRACKING cannot track */
