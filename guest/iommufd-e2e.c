@@ -471,8 +471,9 @@ FIXTURE_TEARDOWN(caps)
 }
 
 /*
- * The device's IOMMU reports dirty tracking; on VT-d that needs
- * second-stage A/D support (ECAP SLADS, bit 45)
+ * The device's IOMMU reports dirty tracking; on VT-d only with second-stage
+ * A/D support (ECAP SLADS, bit 45) and coherent page walks (SMPWC, bit 48),
+ * without which the A/D bits the IOMMU sets need not be visible to the CPU
  */
 TEST_F_TIMEOUT(caps, hw_info, TMO)
 {
@@ -489,8 +490,10 @@ TEST_F_TIMEOUT(caps, hw_info, TMO)
 	ASSERT_TRUE(caps & IOMMU_HW_CAP_DIRTY_TRACKING)
 		TH_LOG("no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx)",
 		       caps);
-	if (type == IOMMU_HW_INFO_TYPE_INTEL_VTD)
+	if (type == IOMMU_HW_INFO_TYPE_INTEL_VTD) {
 		ASSERT_EQ(1, vtd.ecap_reg >> 45 & 1);
+		ASSERT_EQ(1, vtd.ecap_reg >> 48 & 1);
+	}
 }
 
 /* A tracking HWPT can be allocated if and only if the capability is reported */
