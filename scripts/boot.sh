@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Boot the built kernel and initramfs for a machine under QEMU (TCG), run the
-# given guest suites, and save the console log. Fails only if QEMU cannot
-# start or the guest does not finish in time; parse-log.py judges the log.
+# given guest suites, and save the console log. The x86 machines also get our
+# dma-writer DMA test device (qemu/patches/), for guest/iommufd-e2e.c. Fails
+# only if QEMU cannot start or the guest does not finish in time;
+# parse-log.py judges the log.
 # Usage: scripts/boot.sh MACHINE SUITES [TIMEOUT_SECONDS]
 #   MACHINE: x86-intel | x86-amd | arm64-smmuv3    SUITES: comma-separated
 set -euo pipefail
@@ -16,11 +18,11 @@ case $machine in
 x86-intel)
 	arch=x86_64; iommu=intel
 	qemu=(qemu-system-x86_64 -M q35,kernel-irqchip=split -cpu max
-		-device intel-iommu,intremap=on,x-scalable-mode=on)
+		-device intel-iommu,intremap=on,x-scalable-mode=on -device dma-writer)
 	cmdline="console=ttyS0 intel_iommu=on,sm_on" ;;
 x86-amd)
 	arch=x86_64; iommu=amd
-	qemu=(qemu-system-x86_64 -M q35 -cpu max -device amd-iommu)
+	qemu=(qemu-system-x86_64 -M q35 -cpu max -device amd-iommu -device dma-writer)
 	cmdline="console=ttyS0" ;;
 arm64-smmuv3)
 	arch=arm64; iommu=smmuv3

@@ -20,7 +20,7 @@ TIMINGS=$BUILD/timings.txt
 T0=$(now)
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-1800}
 # machine:suites  (every machine also runs the driver checks)
-MACHINES=${MACHINES:-"x86-intel:kunit,demo,iommufd@-F@iommufd_dirty_tracking_big,iommufd_fail_nth x86-amd:demo arm64-smmuv3:kunit,iommufd,iommufd_fail_nth"}
+MACHINES=${MACHINES:-"x86-intel:kunit,demo,e2e,iommufd@-F@iommufd_dirty_tracking_big,iommufd_fail_nth x86-amd:demo arm64-smmuv3:kunit,iommufd,iommufd_fail_nth"}
 
 result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 
