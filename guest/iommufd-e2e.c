@@ -440,15 +440,15 @@ static void check_bitmap(struct __test_metadata *_metadata, const __u64 *got,
 			continue;
 		if (bad++ < 8)
 			TH_LOG("IOVA 0x%llx: %s", base + i * page,
-			       bit_test(got, i) ? "reported, not written" :
-						  "written, not reported");
+			       bit_test(got, i) ? "reported, not expected" :
+						  "expected, not reported");
 	}
 	for (; i < (nbits + 63) / 64 * 64; i++) {
 		if (bit_test(got, i) && bad++ < 8)
 			TH_LOG("bit %llu set, past the %llu of the range", i,
 			       nbits);
 	}
-	ASSERT_EQ(0, bad) TH_LOG("%llu bits wrong: %llu reported, %llu written",
+	ASSERT_EQ(0, bad) TH_LOG("%llu bits wrong: %llu reported, %llu expected",
 				 bad, bitmap_weight(got, nbits),
 				 bitmap_weight(want, nbits));
 }
