@@ -18,7 +18,7 @@ case $machine in
 x86-intel)
 	arch=x86_64; iommu=intel
 	qemu=(qemu-system-x86_64 -M q35,kernel-irqchip=split -cpu max
-		-device intel-iommu,intremap=on,x-scalable-mode=on -device dma-writer)
+		-device intel-iommu,intremap=on,x-scalable-mode=on,x-ssads=on -device dma-writer)
 	cmdline="console=ttyS0 intel_iommu=on,sm_on" ;;
 x86-amd)
 	arch=x86_64; iommu=amd
