@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Benchmarks (make bench): build the x86_64 kernel and guest, boot them on
-# the emulated VT-d machine and run guest/iommufd-bench. The machine is
-# emulated and shared: read the ratios, which compare runs made within the
-# same boot, not the absolute times. Results: build/bench.txt.
+# Benchmarks (make bench). Two parts, each comparing runs made within one
+# invocation (the machine is emulated and shared: read the ratios, not the
+# absolute times). Results: build/bench.txt.
+#  1. The core on iommufd's mock device (guest/iommufd-bench): harvest
+#     scaling, holes, map/unmap latency during a harvest.
+#  2. Ours against stock Linux (the unpruned base, with upstream's dirty
+#     tracking, same config), both on our QEMU's emulated VT-d with the
+#     dma-writer device (guest/iommufd-vtbench): harvest time per IOPTE at
+#     1% and 100% dirty, and the worst map+unmap latency during a harvest
+#     as a ratio to idle.
 # Usage: scripts/bench.sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -13,11 +19,43 @@ scripts/assemble.sh
 scripts/build-kernel.sh x86_64
 scripts/build-guest.sh x86_64
 scripts/build-qemu.sh >/dev/null
-scripts/boot.sh x86-intel bench 1800
-out=$LOGS/boot-x86-intel.log
-grep -q '^##SUITE bench END rc=0' "$out" || die "benchmark failed: see $out"
+scripts/build-stock.sh
+scripts/boot.sh x86-intel bench,vtbench 3600
+ours=$LOGS/boot-x86-intel.log
+HARNESS_OUT=$BUILD/out/stock HARNESS_LOGS=$LOGS/stock scripts/boot.sh x86-intel vtbench 3600
+stock=$LOGS/stock/boot-x86-intel.log
+for s in "bench:$ours" "vtbench:$ours" "vtbench:$stock"; do
+	grep -q "^##SUITE ${s%%:*} END rc=0" "${s#*:}" || die "benchmark ${s%%:*} failed: see ${s#*:}"
+done
+
+# vtbench lines: "vtbench: CASE key=value ..."; the table compares each
+# value of ours with stock's
+compare() {
+	awk '
+	FNR == 1 { file++ }
+	/^vtbench: / {
+		for (i = 3; i <= NF; i++) {
+			split($i, kv, "=")
+			k = $2 " " kv[1]
+			if (!(k in order)) { order[k] = ++n; keys[n] = k }
+			v[file, k] = kv[2]
+		}
+	}
+	END {
+		printf "%-34s %14s %14s %12s\n", "vtbench (x86-intel, our QEMU)", "ours", "stock", "ours/stock"
+		for (i = 1; i <= n; i++) {
+			k = keys[i]
+			r = v[2, k] + 0 ? sprintf("%.2f", v[1, k] / v[2, k]) : "-"
+			printf "%-34s %14s %14s %12s\n", k, v[1, k], v[2, k], r
+		}
+	}' "$ours" "$stock"
+}
 {
-	echo "Linux $(base_version "$TREE") + $(git -C "$TREE" rev-list --count base..HEAD) patches, x86-intel (TCG, KASAN, lockdep)"
-	grep -E '^(scaling|holes|latency):' "$out"
-} | tee "$BUILD/bench.txt"
+	echo "Linux $(base_version "$TREE") + $(git -C "$TREE" rev-list --count base..HEAD) patches against stock $(base_version "$BUILD/stock/linux"); x86-intel (TCG, KASAN, lockdep), $("$QEMU_BIN"/qemu-system-x86_64 --version | head -n 1) + $QEMU_PATCHES patches"
+	echo
+	grep -E '^(scaling|holes|latency):' "$ours"
+	echo
+	compare
+	grep -E '^vtbench-note: ' "$ours" || true
+} | tr -d '\r' | tee "$BUILD/bench.txt"
 log "benchmarks done in $(elapsed "$t0")s (build/bench.txt)"
