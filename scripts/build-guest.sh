@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the guest userspace for ARCH: the iommu kselftests, the demo, the
-# benchmarks and the end-to-end test (guest/iommufd-e2e.c) as static
-# binaries, packed with busybox and guest/init into an initramfs.
+# benchmarks (guest/iommufd-bench.c, guest/iommufd-vtbench.c) and the
+# end-to-end test (guest/iommufd-e2e.c) as static binaries, packed with
+# busybox and guest/init into an initramfs.
 # Usage: scripts/build-guest.sh ARCH     -> build/guest/ARCH/initramfs.cpio
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +28,8 @@ make -B -C "$TREE/tools/testing/selftests/iommu" -s OUTPUT="$G/selftests" \
 
 log "building demo, benchmarks and end-to-end test ($arch)"
 mkdir -p "$G/demo"
-for prog in iommufd-demo iommufd-bench; do
+# (guest/*.h are found next to the sources that include them)
+for prog in iommufd-demo iommufd-bench iommufd-vtbench; do
 	${CROSS}gcc -O2 -Wall -Wextra -Werror -static -pthread -I"$HDR" \
 		-I"$TREE/drivers/iommu/iommufd" \
 		-o "$G/demo/$prog" "$TOP/guest/$prog.c" ||

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Dirty tracking benchmark on a real DMA path, run in the guest by 'make
+ * bench' (part 2) on our kernel and on the stock 6.12 kernel (upstream's
+ * dirty tracking, same uAPI), whose outputs scripts/bench.sh compares: QEMU's
+ * dma-writer PCI device (1b36:00f0, guest/dmaw.h) behind the emulated VT-d
+ * (x86-intel, second-stage A/D bits), bound through its VFIO cdev to
+ * /dev/iommu, as a VMM does it.
+ *
+ * Setup: an IOAS, a HWPT allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+ * for the device, attached. A 4 MiB buffer (two 2 MiB hugetlb pages) is
+ * mapped 256 times at consecutive IOVAs from 1 GiB + 4 KiB on: 1 GiB of
+ * IOVA, each IOVA 4 KiB away from the 2 MiB alignment of its (2 MiB
+ * aligned) physical page, so every IOPTE is a 4 KiB one: 262144 IOPTEs.
+ * Tracking is started and a first harvest clears the span.
+ *
+ * Every harvest is one IOMMU_HWPT_GET_DIRTY_BITMAP of the whole span, page
+ * size 4 KiB, into a zeroed bitmap of whole u64 words, timed with
+ * CLOCK_MONOTONIC; the bitmap is checked bit by bit against what the
+ * device wrote (any difference, failed DMA or failed ioctl: exit 1).
+ *
+ *  sparse    the device writes every 100th page of the span (1%), then one
+ *            harvest; the best of 3
+ *  dense     the device writes every page, then one harvest; the best of 3
+ *  clean     a harvest with nothing written since the last one: the cost
+ *            of the walk alone; the best of 3
+ *  mapunmap  latency of IOMMU_IOAS_MAP + IOMMU_IOAS_UNMAP of 64 KiB at
+ *            64 GiB (far from the span), 200 times, in a second thread:
+ *            first with the main thread idle, then while the main thread
+ *            runs dense rounds (device writes every page, harvest) back to
+ *            back until the 200 are done. Worst and median of each, and
+ *            the ratio of the worsts.
+ *
+ * Output, one line per case, the same cases and keys on both kernels
+ * (values are plain numbers, units are in the key names):
+ *   vtbench: CASE key=value ...
+ * and vtbench-note: lines for notes. The machine is emulated and shared:
+ * compare the two kernels' figures, not the absolute times. With --diag
+ * it prints, as notes only, the time of NO_CLEAR harvests (bits reported,
+ * none cleared, no IOTLB flush) next to clearing ones, sparse and dense.
+ *
+ * The device's doorbell runs its writes inside the MMIO write, holding
+ * QEMU's global lock, which would also stall the other vCPU's VT-d
+ * invalidations (a map or unmap): the writes of a dense round are
+ * therefore issued in doorbells of DOORBELL_PAGES pages.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmaw.h"
+
+#define BUF_SIZE	(2 * SZ_2M)
+#define COPIES		256
+#define SPAN_IOVA	(0x40000000ULL + SZ_4K)
+#define SPAN_LEN	(COPIES * BUF_SIZE)
+#define NPAGES		(SPAN_LEN / SZ_4K)		/* IOPTEs, bitmap bits */
+#define SPARSE_STEP	100
+#define REPS		3
+#define DOORBELL_PAGES	4096
+#define MU_IOVA		(64ULL << 30)
+#define MU_LEN		SZ_64K
+#define MU_ITERS	200
+
+static struct dmaw dev;
+static __u32 ioas_id, hwpt_id;
+static __u64 *bitmap;
+static __u64 value = 0xd1a7000000000000ULL;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "vtbench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vtbench: FAILED: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* The device writes every @step-th page of the span; all must land */
+static __u64 dirty(__u64 step)
+{
+	__u64 count = (NPAGES + step - 1) / step, i, n;
+	struct dmaw_result r;
+
+	value++;
+	for (i = 0; i < count; i += n) {
+		n = count - i < DOORBELL_PAGES ? count - i : DOORBELL_PAGES;
+		r = dmaw_run(dev.bar, DMAW_OP_WRITE,
+			     SPAN_IOVA + i * step * SZ_4K, step * SZ_4K, n,
+			     value);
+		if (r.errors || r.done != n)
+			fail("DMA writes from page %llu: %llu done, %llu faulted of %llu",
+			     i * step, r.done, r.errors, n);
+	}
+	return count;
+}
+
+/*
+ * One harvest of the span; its time in microseconds. The bitmap must have
+ * exactly every @step-th page set (none if @step is 0).
+ */
+static double harvest_flags(__u64 step, __u32 flags)
+{
+	__u64 i, bad = 0, weight;
+	double t0, t;
+
+	memset(bitmap, 0, bitmap_bytes(NPAGES));
+	t0 = now_us();
+	if (vmm_harvest(dev.iommufd, hwpt_id, SPAN_IOVA, SPAN_LEN, SZ_4K,
+			bitmap, flags))
+		die("IOMMU_HWPT_GET_DIRTY_BITMAP");
+	t = now_us() - t0;
+	for (i = 0; i < NPAGES; i++) {
+		bool want = step && i % step == 0;
+
+		if (bit_test(bitmap, i) != want && bad++ < 8)
+			fprintf(stderr, "vtbench: IOVA 0x%llx: %s\n",
+				SPAN_IOVA + i * SZ_4K,
+				want ? "written, not reported" :
+				       "reported, not written");
+	}
+	weight = bitmap_weight(bitmap, NPAGES);
+	if (bad)
+		fail("harvest: %llu bits wrong, %llu reported, %llu written",
+		     bad, weight, step ? (NPAGES + step - 1) / step : 0);
+	return t;
+}
+
+static double harvest(__u64 step)
+{
+	return harvest_flags(step, 0);
+}
+
+static void setup(void)
+{
+	struct iommu_hw_info_vtd vtd;
+	char err[PATH_MAX + 256];
+	__u64 caps, i;
+	void *buf;
+
+	if (dmaw_setup(&dev, err, sizeof(err)))
+		fail("%s", err);
+	if (hw_info(dev.iommufd, dev.dev_id, &vtd, &caps) ==
+	    IOMMU_HW_INFO_TYPE_NONE)
+		die("IOMMU_GET_HW_INFO");
+	if (!(caps & IOMMU_HW_CAP_DIRTY_TRACKING))
+		fail("no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx, VT-d ecap 0x%llx)",
+		     caps, vtd.ecap_reg);
+	if (vmm_ioas_alloc(dev.iommufd, &ioas_id))
+		die("IOMMU_IOAS_ALLOC");
+	if (hwpt_alloc(dev.iommufd, dev.dev_id, ioas_id,
+		       IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt_id))
+		die("IOMMU_HWPT_ALLOC(DIRTY_TRACKING)");
+	if (vfio_attach(dev.fd, hwpt_id))
+		die("VFIO_DEVICE_ATTACH_IOMMUFD_PT");
+	buf = dmaw_hugetlb(BUF_SIZE);
+	if (!buf)
+		die("4 MiB of 2 MiB hugetlb pages (guest.hugepages=N)");
+	for (i = 0; i < COPIES; i++)
+		if (vmm_map(dev.iommufd, ioas_id, buf, SPAN_IOVA + i * BUF_SIZE,
+			    BUF_SIZE))
+			die("IOMMU_IOAS_MAP");
+	bitmap = malloc(bitmap_bytes(NPAGES));
+	if (!bitmap)
+		die("malloc");
+	if (vmm_set_tracking(dev.iommufd, hwpt_id, 1))
+		die("IOMMU_HWPT_SET_DIRTY_TRACKING");
+	harvest(0);
+}
+
+/* Best of REPS: the device writes every @step-th page, one harvest */
+static void written(const char *name, __u64 step)
+{
+	double best = 0, t;
+	__u64 n = 0;
+	int r;
+
+	for (r = 0; r < REPS; r++) {
+		n = dirty(step);
+		t = harvest(step);
+		if (!r || t < best)
+			best = t;
+	}
+	printf("vtbench: %s iopte=%llu dirty=%llu harvest_us=%.0f ns_per_iopte=%.1f\n",
+	       name, NPAGES, n, best, best * 1e3 / NPAGES);
+	fflush(stdout);
+}
+
+static void clean(void)
+{
+	double best = 0, t;
+	int r;
+
+	for (r = 0; r < REPS; r++) {
+		t = harvest(0);
+		if (!r || t < best)
+			best = t;
+	}
+	printf("vtbench: clean iopte=%llu harvest_us=%.0f ns_per_iopte=%.1f\n",
+	       NPAGES, best, best * 1e3 / NPAGES);
+	fflush(stdout);
+}
+
+/* mapunmap: the measuring thread and what it shares with the main one */
+static void *mu_buf;
+static double mu_lat[MU_ITERS];
+static int mu_during;		/* samples begun while a harvest ran */
+static volatile int mu_done, in_harvest;
+static int mu_errno;
+
+static void *mu_thread(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < MU_ITERS; i++) {
+		double t0 = now_us();
+
+		if (__atomic_load_n(&in_harvest, __ATOMIC_RELAXED))
+			mu_during++;
+		if (vmm_map(dev.iommufd, ioas_id, mu_buf, MU_IOVA, MU_LEN) ||
+		    vmm_unmap(dev.iommufd, ioas_id, MU_IOVA, MU_LEN)) {
+			mu_errno = errno;
+			break;
+		}
+		mu_lat[i] = now_us() - t0;
+	}
+	__atomic_store_n(&mu_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Run the thread; @busy: dense rounds meanwhile. Worst and median, in us */
+static void mu_run(bool busy, double *worst, double *median, int *rounds)
+{
+	pthread_t th;
+
+	mu_done = 0;
+	mu_during = 0;
+	*rounds = 0;
+	if (pthread_create(&th, NULL, mu_thread, NULL))
+		fail("pthread_create");
+	while (busy && !__atomic_load_n(&mu_done, __ATOMIC_ACQUIRE)) {
+		dirty(1);
+		__atomic_store_n(&in_harvest, 1, __ATOMIC_RELAXED);
+		harvest(1);
+		__atomic_store_n(&in_harvest, 0, __ATOMIC_RELAXED);
+		++*rounds;
+	}
+	pthread_join(th, NULL);
+	if (mu_errno) {
+		errno = mu_errno;
+		die("IOMMU_IOAS_MAP/UNMAP of 64 KiB at 64 GiB");
+	}
+	qsort(mu_lat, MU_ITERS, sizeof(mu_lat[0]), cmp_double);
+	*worst = mu_lat[MU_ITERS - 1];
+	*median = (mu_lat[MU_ITERS / 2 - 1] + mu_lat[MU_ITERS / 2]) / 2;
+}
+
+static void mapunmap(void)
+{
+	double iw, im, bw, bm;
+	int rounds;
+
+	mu_buf = mmap(NULL, MU_LEN, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mu_buf == MAP_FAILED)
+		die("mmap");
+	memset(mu_buf, 0x5a, MU_LEN);
+	mu_run(false, &iw, &im, &rounds);
+	mu_run(true, &bw, &bm, &rounds);
+	printf("vtbench: mapunmap idle_worst_us=%.0f idle_median_us=%.0f busy_worst_us=%.0f busy_median_us=%.0f worst_ratio=%.2f\n",
+	       iw, im, bw, bm, bw / iw);
+	printf("vtbench-note: mapunmap: %d dense rounds (write every page, harvest) ran during the %d busy map+unmap; %d of those began during a harvest\n",
+	       rounds, MU_ITERS, mu_during);
+	fflush(stdout);
+}
+
+/*
+ * --diag: where a harvest's time goes, as notes: a NO_CLEAR harvest
+ * (report only: no dirty bit cleared, no IOTLB flush) against a clearing
+ * one, after the device wrote every @step-th page
+ */
+static void diag(const char *name, __u64 step)
+{
+	double t_noclear, t_clear, t_clean;
+
+	dirty(step);
+	t_noclear = harvest_flags(step, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	t_clear = harvest(step);
+	t_clean = harvest(0);
+	printf("vtbench-note: diag %s: harvest_us no_clear=%.0f clear=%.0f then_clean=%.0f\n",
+	       name, t_noclear, t_clear, t_clean);
+}
+
+int main(int argc, char **argv)
+{
+	double t0 = now_us();
+	int r;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	setup();
+	printf("vtbench-note: setup: %llu 4 KiB IOPTEs (%d maps of 4 MiB) in %.0f ms\n",
+	       NPAGES, COPIES, (now_us() - t0) / 1e3);
+	if (argc > 1 && !strcmp(argv[1], "--diag")) {
+		for (r = 0; r < REPS; r++) {
+			diag("sparse", SPARSE_STEP);
+			diag("dense", 1);
+		}
+		return 0;
+	}
+	written("sparse", SPARSE_STEP);
+	written("dense", 1);
+	clean();
+	mapunmap();
+	vmm_set_tracking(dev.iommufd, hwpt_id, 0);
+	dmaw_close(&dev);
+	printf("vtbench-note: done in %.1f s\n", (now_us() - t0) / 1e6);
+	return 0;
+}
