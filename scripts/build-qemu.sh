@@ -61,7 +61,8 @@ fi
 
 # Build dependencies: scripts/deps.sh installs them, but for meson >= 1.5
 # and pycotap, which only bookworm-backports has
-for p in ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev pkg-config python3-venv; do
+for p in ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev pkg-config python3-venv \
+	python3-setuptools; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		die "$p is not installed: run scripts/deps.sh"
 done
@@ -72,8 +73,8 @@ if ! dpkg --compare-versions "${mesonv:-0}" ge 1.5 ||
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
 		-o Dir::Etc::SourceList="$APTDIR/sources.list" -o Dir::Etc::SourceParts=/dev/null \
 		-o Dir::State::Lists="$APTDIR/lists" -o Dir::Cache="$APTDIR/cache" \
-		-t "$SUITE" meson python3-pycotap >/dev/null ||
-		die "cannot install meson and python3-pycotap from $SUITE"
+		-t "$SUITE" meson python3-pycotap >"$LOGS/qemu-apt.log" 2>&1 ||
+		die "cannot install meson and python3-pycotap from $SUITE: see $LOGS/qemu-apt.log"
 fi
 
 # The source: only the upstream (+ds) tarball of this version can be fetched

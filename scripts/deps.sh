@@ -12,7 +12,7 @@ PKGS=(
 	# our QEMU (scripts/build-qemu.sh): build dependencies, and Debian's
 	# firmware for it; meson comes from bookworm-backports through that script
 	ninja-build pkg-config libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
-	python3-venv qemu-system-data seabios
+	python3-venv python3-setuptools qemu-system-data seabios
 	linux-source-6.12
 )
 
