@@ -25,7 +25,7 @@ ours=$LOGS/boot-x86-intel.log
 HARNESS_OUT=$BUILD/out/stock HARNESS_LOGS=$LOGS/stock scripts/boot.sh x86-intel vtbench 3600
 stock=$LOGS/stock/boot-x86-intel.log
 for s in "bench:$ours" "vtbench:$ours" "vtbench:$stock"; do
-	grep -q "^##SUITE ${s%%:*} END rc=0" "${s#*:}" || die "benchmark ${s%%:*} failed: see ${s#*:}"
+	grep -aq "^##SUITE ${s%%:*} END rc=0" "${s#*:}" || die "benchmark ${s%%:*} failed: see ${s#*:}"
 done
 
 # vtbench lines: "vtbench: CASE key=value ..."; the table compares each
@@ -53,9 +53,9 @@ compare() {
 {
 	echo "Linux $(base_version "$TREE") + $(git -C "$TREE" rev-list --count base..HEAD) patches against stock $(base_version "$BUILD/stock/linux"); x86-intel (TCG, KASAN, lockdep), $("$QEMU_BIN"/qemu-system-x86_64 --version | head -n 1) + $QEMU_PATCHES patches"
 	echo
-	grep -E '^(scaling|holes|latency):' "$ours"
+	grep -aE '^(scaling|holes|latency):' "$ours"
 	echo
 	compare
-	grep -E '^vtbench-note: ' "$ours" || true
+	grep -aE '^vtbench-note: ' "$ours" "$stock" || true
 } | tr -d '\r' | tee "$BUILD/bench.txt"
 log "benchmarks done in $(elapsed "$t0")s (build/bench.txt)"
