@@ -44,14 +44,6 @@ static void die(const char *what)
 	exit(1);
 }
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
 /* A new IOAS with a dirty tracking HWPT for a mock device of @dev_flags */
 static void setup(__u32 dev_flags)
 {

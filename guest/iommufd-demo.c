@@ -52,14 +52,6 @@ static void report(int ok, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
 static unsigned long count_bits(const uint8_t *map)
 {
 	unsigned long i, n = 0;

@@ -95,14 +95,6 @@ static void fail(const char *fmt, ...)
 	exit(1);
 }
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
 /* The device writes every @step-th page of the span; all must land */
 static __u64 dirty(__u64 step)
 {

@@ -9,9 +9,19 @@
 
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include <linux/iommufd.h>
 #include "iommufd_test.h"
+
+/* Microseconds on the monotonic clock, for timing harvests */
+static inline double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
 
 /* A mock device bound to iommufd and attached to an IOAS */
 struct vmm_device {
