@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build our QEMU: upstream QEMU 10.0.2 from Debian's source tarball
-# (bookworm-backports) with qemu/patches/ applied, for the two targets we boot.
+# (bookworm-backports) with qemu/patches/ applied, for the two targets we boot,
+# with only the machines and devices scripts/boot.sh uses (qemu/devices/) and
+# without debug info.
 # The source comes through a private apt configuration under build/qemu/apt
 # whose mirror is the one the system's apt already uses for bookworm; the
 # system's own sources are not touched. The result is cached: a second run
-# with the same patches and script rebuilds nothing.
+# with the same patches, device lists and script rebuilds nothing.
 # Usage: scripts/build-qemu.sh          (prints the install prefix on stdout)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -17,14 +19,26 @@ SRC=$Q/src
 BLD=$Q/build
 PREFIX=$Q/install
 STAMP=$PREFIX/.built
+# qemu/devices/TARGET.mak: the devices of each target (Kconfig selects what
+# they need); installed in the source as configs/devices/TARGET/harness.mak
+TARGETS=(x86_64-softmmu aarch64-softmmu)
 CONFIGURE=(--python=/usr/bin/python3 --disable-download --disable-install-blobs
 	--target-list=x86_64-softmmu,aarch64-softmmu --without-default-features
-	--enable-tcg --enable-fdt=system --disable-docs --disable-werror
+	--without-default-devices --with-devices-x86_64=harness --with-devices-aarch64=harness
+	--enable-tcg --enable-fdt=system --disable-docs --disable-werror --disable-debug-info
 	--prefix="$PREFIX")
+# what scripts/boot.sh asks of each binary: machines, then -device names
+NEED_x86_64=(q35 intel-iommu amd-iommu edu dma-writer)
+NEED_aarch64=(virt edu dma-writer)
 
 patches=("$TOP"/qemu/patches/*.patch)
 [ -e "${patches[0]}" ] || patches=()
-key=$(cat ${patches[@]+"${patches[@]}"} "$0" | sha1sum | cut -c1-16)
+devices=()
+for t in "${TARGETS[@]}"; do
+	[ -f "$TOP/qemu/devices/$t.mak" ] || die "qemu/devices/$t.mak is missing"
+	devices+=("$TOP/qemu/devices/$t.mak")
+done
+key=$(cat ${patches[@]+"${patches[@]}"} "${devices[@]}" "$0" | sha1sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$key" ] && [ "${FRESH:-0}" = 0 ]; then
 	log "QEMU $VERSION with ${#patches[@]} patches of ours: up to date ($PREFIX)"
 	echo "$PREFIX"
@@ -109,6 +123,9 @@ gsrc tag base
 for p in ${patches[@]+"${patches[@]}"}; do
 	gsrc am -q "$p" || die "qemu/patches/$(basename "$p") does not apply to QEMU $VERSION"
 done
+for t in "${TARGETS[@]}"; do
+	cp "$TOP/qemu/devices/$t.mak" "$SRC/configs/devices/$t/harness.mak"
+done
 
 log "configuring"
 (cd "$BLD" && CC="ccache gcc" "$SRC/configure" "${CONFIGURE[@]}" >"$LOGS/qemu-configure.log" 2>&1) ||
@@ -116,8 +133,19 @@ log "configuring"
 log "building (log: $LOGS/qemu-build.log)"
 ninja -C "$BLD" -j"$JOBS" qemu-system-x86_64 qemu-system-aarch64 >"$LOGS/qemu-build.log" 2>&1 ||
 	die "QEMU build failed: see $LOGS/qemu-build.log"
+# has_all BINARY NAMES...: every machine or device boot.sh uses is in BINARY
+has_all() {
+	local bin=$1 list n; shift
+	list=$("$bin" -machine help && "$bin" -device help) || die "${bin##*/} does not run"
+	for n in "$@"; do
+		grep -qE "^($n |name \"$n\")" <<<"$list" ||
+			die "${bin##*/} has no machine or device '$n': add its CONFIG_ to qemu/devices/"
+	done
+}
+has_all "$BLD/qemu-system-x86_64" "${NEED_x86_64[@]}"
+has_all "$BLD/qemu-system-aarch64" "${NEED_aarch64[@]}"
 rm -rf "$PREFIX" && mkdir -p "$PREFIX/bin"
 cp "$BLD/qemu-system-x86_64" "$BLD/qemu-system-aarch64" "$PREFIX/bin/"
 echo "$key" >"$STAMP"
-log "QEMU $VERSION built in $(elapsed "$t0")s"
+log "QEMU $VERSION built in $(elapsed "$t0")s ($(grep -c 'Compiling C' "$LOGS/qemu-build.log") files compiled)"
 echo "$PREFIX"

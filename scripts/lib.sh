@@ -18,8 +18,9 @@ export KBUILD_BUILD_HOST=harness
 # and the same image for the same sources (scripts/test.sh caches boots)
 export KBUILD_BUILD_VERSION=1
 
-# Our QEMU (scripts/build-qemu.sh) and how many of qemu/patches/ it carries
-QEMU_BIN=$BUILD/qemu/install/bin
+# Our QEMU (scripts/build-qemu.sh) and how many of qemu/patches/ it carries;
+# HARNESS_QEMU: another directory with qemu-system-* (e.g. a trial build)
+QEMU_BIN=${HARNESS_QEMU:-$BUILD/qemu/install/bin}
 QEMU_PATCHES=$(find "$TOP/qemu/patches" -name '*.patch' 2>/dev/null | wc -l)
 
 SCRIPT=$(basename "$0" .sh)
@@ -50,6 +51,17 @@ kmake() {
 	arch_env "$arch"
 	make -C "$TREE" O="$KOUT" ARCH="$KARCH" CROSS_COMPILE="$CROSS" \
 		CC="ccache ${CROSS}gcc" HOSTCC="ccache gcc" -j"$JOBS" -s "$@"
+}
+
+# audit_key TREE: what the prune audit of TREE's pruned base depends on (the
+# base's tree, prune/identifiers, prune/cmd-numbers, the audit script); a
+# passed audit is remembered as $AUDIT_CACHE/KEY (assemble.sh audits the
+# base it commits, scripts/test.sh then need not audit it again)
+AUDIT_CACHE=$BUILD/cache/prune-audit
+audit_key() {
+	{ git -C "$1" rev-parse 'base^{tree}' &&
+		cat "$TOP"/prune/identifiers "$TOP"/prune/cmd-numbers "$TOP"/scripts/prune-audit.sh; } |
+		sha1sum | cut -c1-16
 }
 
 # base_version DIR: print VERSION.PATCHLEVEL.SUBLEVEL of a kernel tree

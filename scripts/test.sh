@@ -20,7 +20,15 @@ TIMINGS=$BUILD/timings.txt
 T0=$(now)
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-1800}
 # machine:suites  (every machine also runs the driver checks)
-MACHINES=${MACHINES:-"x86-intel:kunit,demo,e2e,iommufd@-F@iommufd_dirty_tracking_big,iommufd_fail_nth x86-amd:demo arm64-smmuv3:kunit,iommufd,iommufd_fail_nth"}
+# The iommufd kselftest drives the mock domain only, so it tests the same
+# code on both architectures; arm64 (lockdep, no KASAN) runs all of it,
+# x86-intel (KASAN and lockdep, 3-4x slower) all but its five largest dirty
+# bitmap variants, which cost it ~1900 s of the ~2100 s (x86/arm64 seconds:
+# 128M 328/93, 128M_pgsz_2M 316/90, 3G_1G_iopte 191/60, and the _big
+# fixture's 4G 600/220, 128G_huge 489/278); the smaller variants of the
+# same tests run there.
+X86_SKIP=@-F@iommufd_dirty_tracking_big@-V@domain_dirty_128M@-V@domain_dirty_128M_pgsz_2M@-V@domain_dirty_3G_1G_iopte
+MACHINES=${MACHINES:-"x86-intel:kunit,demo,e2e,iommufd$X86_SKIP,iommufd_fail_nth x86-amd:demo arm64-smmuv3:kunit,iommufd,iommufd_fail_nth"}
 
 result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 
@@ -55,12 +63,21 @@ stage deps scripts/deps.sh
 stage assemble scripts/assemble.sh
 log "base: Linux $(base_version "$TREE"), $(git -C "$TREE" rev-list --count base..HEAD) patches"
 
+# audit: the prune audit of the base, unless one of the same base and audit
+# inputs passed before (assemble.sh audits every base it makes)
 audit() {
-	local d=$BUILD/audit
+	local d=$BUILD/audit key
+	key=$AUDIT_CACHE/$(audit_key "$TREE")
+	if [ "${FRESH:-0}" = 0 ] && [ -f "$key" ]; then
+		log "prune audit: this base passed it before ($key)"
+		result PASS prune-audit "$(cat "$key") (cached)"
+		return
+	fi
 	rm -rf "$d" && mkdir -p "$d"
 	git -C "$TREE" archive base drivers include tools/testing/selftests/iommu Documentation | tar -x -C "$d"
 	if scripts/prune-audit.sh "$d" >"$LOGS/prune-audit.log" 2>&1; then
 		result PASS prune-audit "$(tail -n 1 "$LOGS/prune-audit.log")"
+		mkdir -p "$AUDIT_CACHE" && tail -n 1 "$LOGS/prune-audit.log" >"$key"
 	else
 		result FAIL prune-audit "$(tail -n 3 "$LOGS/prune-audit.log" | tr '\n' ' ')"
 	fi
