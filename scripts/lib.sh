@@ -38,8 +38,9 @@ arch_env() {
 	case "$1" in
 	x86_64) KARCH=x86_64; CROSS=; KIMAGE=arch/x86/boot/bzImage ;;
 	arm64) KARCH=arm64; CROSS=aarch64-linux-gnu-; KIMAGE=arch/arm64/boot/Image ;;
-	# iommufd and VFIO as modules (configs/x86_64-modules.config)
-	x86_64-modules) KARCH=x86_64; CROSS=; KIMAGE=arch/x86/boot/bzImage ;;
+	# iommufd and VFIO as modules (configs/x86_64-modules.config): built
+	# for modpost, never booted, so vmlinux without the compressed image
+	x86_64-modules) KARCH=x86_64; CROSS=; KIMAGE=vmlinux ;;
 	*) die "unknown arch '$1' (known: x86_64 arm64 x86_64-modules)" ;;
 	esac
 	KOUT=$OUT/$1

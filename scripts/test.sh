@@ -3,9 +3,10 @@
 # (checkpatch, per-patch W=1/sparse builds), build both kernels and guests, boot
 # every QEMU machine and judge its TAP output and kernel log. Prints a
 # per-suite summary and per-stage timings and ends with 'N passed, N failed'.
-# After the tree is assembled three jobs run at once: the series checks, and
-# for each architecture its kernel, guest and boots (a TCG guest keeps about
-# one core busy; the other job's builds use the other). A boot whose kernel,
+# Our QEMU builds from the start (it needs no kernel tree); after the tree is
+# assembled three more jobs run at once: the series checks, and for each
+# architecture its kernel, guest and boots (a TCG guest keeps about one core
+# busy; the other job's builds use the other). A boot whose kernel,
 # initramfs, QEMU, scripts and suites are those of a boot that passed before
 # is not run again: its log is judged again, and the stage table says
 # "cached". FRESH=1 runs everything (the series checks cache likewise).
@@ -60,7 +61,31 @@ summary() {
 trap summary EXIT
 
 stage deps scripts/deps.sh
-stage assemble scripts/assemble.sh
+
+# Our QEMU needs nothing of the kernel tree: it builds from here on, beside
+# the assembly and then the kernels; the boots wait for it
+QEMU_STATUS=$BUILD/qemu.status
+rm -f "$QEMU_STATUS"
+qemu_job() {
+	if stage "qemu" scripts/build-qemu.sh >/dev/null; then
+		result PASS build "QEMU $("$QEMU_BIN"/qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }') + $QEMU_PATCHES patches (qemu/patches)"
+		echo ok >"$QEMU_STATUS"
+	else
+		result FAIL build "QEMU"
+		echo failed >"$QEMU_STATUS"
+	fi
+}
+wait_qemu() {
+	while [ ! -s "$QEMU_STATUS" ]; do sleep 2; done
+	[ "$(cat "$QEMU_STATUS")" = ok ]
+}
+qemu_job &
+
+if ! stage assemble scripts/assemble.sh; then
+	log "assembly failed: waiting for the QEMU build to end (it is kept for the next run)"
+	wait
+	exit 1
+fi
 log "base: Linux $(base_version "$TREE"), $(git -C "$TREE" rev-list --count base..HEAD) patches"
 
 # audit: the prune audit of the base, unless one of the same base and audit
@@ -113,23 +138,6 @@ boot() {
 	rm -f "$res"
 }
 
-# Our QEMU builds beside the kernels; the boots wait for it
-QEMU_STATUS=$BUILD/qemu.status
-rm -f "$QEMU_STATUS"
-qemu_job() {
-	if stage "qemu" scripts/build-qemu.sh >/dev/null; then
-		result PASS build "QEMU $("$QEMU_BIN"/qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }') + $QEMU_PATCHES patches (qemu/patches)"
-		echo ok >"$QEMU_STATUS"
-	else
-		result FAIL build "QEMU"
-		echo failed >"$QEMU_STATUS"
-	fi
-}
-wait_qemu() {
-	while [ ! -s "$QEMU_STATUS" ]; do sleep 2; done
-	[ "$(cat "$QEMU_STATUS")" = ok ]
-}
-
 # arch_job ARCH NICE: build its kernel and guest at that nice level, boot
 # its machines
 arch_job() {
@@ -154,11 +162,11 @@ arch_job() {
 	done
 }
 
-# What gates the longest boot (x86-intel) builds first; the arm64 build and
-# the series checks take what is left, and the arm64 boot runs at full
-# priority once built
+# The x86_64 kernel builds first, beside QEMU (both gate the x86 boots); the
+# arm64 build and the series checks take what is left; each boot runs at full
+# priority once its kernel is built, and the series checks then share the
+# machine with the longest boot, arm64-smmuv3's
 stage "series checks" nice -n 19 scripts/check-series.sh "$RESULTS" &
-qemu_job &
 arch_job x86_64 0 &
 arch_job arm64 10 &
 wait
