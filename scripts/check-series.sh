@@ -107,45 +107,69 @@ for arch in "${ARCHES[@]}"; do
 	cfgkey[$arch]=$(git -C "$main" rev-parse base)-$(sum "$TOP"/configs/common.config "$TOP/configs/$arch.config")-$self
 done
 modkey=$(sum "$TOP"/configs/common.config "$TOP"/configs/x86_64-modules.config)-$self
+# checkkey BUILD COMMIT: the cache key of a per-patch build (x86_64-modules,
+# or the W=1/sparse build of an arch)
+checkkey() {
+	case $1 in
+	x86_64-modules) echo "modules-$2-$modkey" ;;
+	*) echo "bisect-$1-$2-${cfgkey[$1]}" ;;
+	esac
+}
+# check_modules KEY SUBJECT, check_bisect ARCH KEY SUBJECT: one build of the
+# patch checked out in the worktree, each in its own output directory
+check_modules() {
+	local t0 out=$LOGS/bisect-modules.log
+	t0=$(now)
+	log "x86_64-modules: $2"
+	if kmake x86_64-modules vmlinux modules >"$out" 2>&1; then
+		pass "$1" modules "$2 ($(elapsed "$t0")s)"
+	else
+		result FAIL modules "$2: $(grep -m1 -E 'ERROR|error' "$out")"
+	fi
+}
+check_bisect() {
+	local arch=$1 t0 out=$LOGS/bisect-$1.log new
+	t0=$(now)
+	log "$arch: $3"
+	if ! kmake "$arch" W=1 C=1 drivers/iommu/ >"$out" 2>&1; then
+		result FAIL "bisect-$arch" "$3: build failed: $(grep -m1 -E 'error' "$out")"
+		return
+	fi
+	new=$(warnings "$out" | LC_ALL=C comm -23 - <(tail -n +2 "$BUILD/base-warnings-$arch.txt"))
+	if [ -n "$new" ]; then
+		result FAIL "bisect-$arch" "$3: new warnings: $(echo "$new" | head -n 3 | tr '\n' ' ')"
+	else
+		pass "$2" "bisect-$arch" "$3 ($(elapsed "$t0")s)"
+	fi
+}
+
 ncached=0
 for c in $(git -C "$main" rev-list --reverse base.."$head"); do
 	subj=$(git -C "$main" log -1 --format=%s "$c")
-	key=modules-$c-$modkey
-	if hit "$key"; then
-		ncached=$((ncached + 1))
-	else
-		prepare
-		git -C "$wt" checkout -q "$c"
-		t0=$(now)
-		log "x86_64-modules: $subj"
-		out=$LOGS/bisect-modules.log
-		if kmake x86_64-modules vmlinux modules >"$out" 2>&1; then
-			pass "$key" modules "$subj ($(elapsed "$t0")s)"
-		else
-			result FAIL modules "$subj: $(grep -m1 -E 'ERROR|error' "$out")"
-		fi
-	fi
-	for arch in "${ARCHES[@]}"; do
-		key=bisect-$arch-$c-${cfgkey[$arch]}
-		if hit "$key"; then
+	todo=()
+	for b in x86_64-modules "${ARCHES[@]}"; do
+		if hit "$(checkkey "$b" "$c")"; then
 			ncached=$((ncached + 1))
-			continue
-		fi
-		prepare
-		git -C "$wt" checkout -q "$c"
-		t0=$(now)
-		log "$arch: $subj"
-		out=$LOGS/bisect-$arch.log
-		if ! kmake "$arch" W=1 C=1 drivers/iommu/ >"$out" 2>&1; then
-			result FAIL "bisect-$arch" "$subj: build failed: $(grep -m1 -E 'error' "$out")"
-			continue
-		fi
-		new=$(warnings "$out" | LC_ALL=C comm -23 - <(tail -n +2 "$BUILD/base-warnings-$arch.txt"))
-		if [ -n "$new" ]; then
-			result FAIL "bisect-$arch" "$subj: new warnings: $(echo "$new" | head -n 3 | tr '\n' ' ')"
 		else
-			pass "$key" "bisect-$arch" "$subj ($(elapsed "$t0")s)"
+			todo+=("$b")
 		fi
+	done
+	[ ${#todo[@]} != 0 ] || continue
+	prepare
+	git -C "$wt" checkout -q "$c"
+	# The builds of one patch run at once: each is mostly serial make
+	# (one directory's objects, a link), and at the end of a cold make test
+	# they are what is left to run
+	pids=()
+	for b in "${todo[@]}"; do
+		case $b in
+		x86_64-modules) check_modules "$(checkkey "$b" "$c")" "$subj" & ;;
+		*) check_bisect "$b" "$(checkkey "$b" "$c")" "$subj" & ;;
+		esac
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || result FAIL series "$subj: a per-patch build job stopped (exit $?)"
 	done
 done
 [ "$ncached" = 0 ] || log "$ncached per-patch builds passed before on the same inputs: reported from $CACHE"
