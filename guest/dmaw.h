@@ -39,6 +39,7 @@
 #endif
 
 #define SZ_4K			0x1000ULL
+#define SZ_32K			0x8000ULL
 #define SZ_64K			0x10000ULL
 #define SZ_256K			0x40000ULL
 #define SZ_1M			0x100000ULL
@@ -285,9 +286,13 @@ static inline struct dmaw_result dmaw_run(volatile __u64 *bar, __u64 op,
 	return (struct dmaw_result){ bar[DMAW_DONE], bar[DMAW_ERRORS] };
 }
 
+/* What hw_info() returns when IOMMU_GET_HW_INFO fails */
+#define HW_INFO_FAILED		((__u32)-1)
+
 /*
  * The IOMMU's data (VT-d registers in @vtd) and capabilities (@caps) for
- * the device @dev_id: the IOMMU_HW_INFO_TYPE_*, NONE with errno on failure
+ * the device @dev_id: the IOMMU_HW_INFO_TYPE_* (NONE for an IOMMU without
+ * data, AMD-Vi's in Linux 6.12), HW_INFO_FAILED with errno on failure
  */
 static inline __u32 hw_info(int iommufd, __u32 dev_id,
 			    struct iommu_hw_info_vtd *vtd, __u64 *caps)
@@ -302,7 +307,7 @@ static inline __u32 hw_info(int iommufd, __u32 dev_id,
 	memset(vtd, 0, sizeof(*vtd));
 	*caps = 0;
 	if (ioctl(iommufd, IOMMU_GET_HW_INFO, &cmd))
-		return IOMMU_HW_INFO_TYPE_NONE;
+		return HW_INFO_FAILED;
 	*caps = cmd.out_capabilities;
 	return cmd.out_data_type;
 }

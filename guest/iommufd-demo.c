@@ -330,6 +330,8 @@ static const char *iommu_name(__u32 type)
 		return "Intel VT-d";
 	case IOMMU_HW_INFO_TYPE_SELFTEST:
 		return "iommufd's mock IOMMU";
+	case IOMMU_HW_INFO_TYPE_NONE:
+		return "an IOMMU without hw_info data (AMD-Vi)";
 	default:
 		return "an IOMMU";
 	}
@@ -448,7 +450,7 @@ static void demo(struct demo *d)
 		goto out_close;
 
 	type = hw_info(d->iommufd, d->dev_id, &info, &caps);
-	report(d, type != IOMMU_HW_INFO_TYPE_NONE &&
+	report(d, type != HW_INFO_FAILED &&
 	       (caps & IOMMU_HW_CAP_DIRTY_TRACKING),
 	       "IOMMU_GET_HW_INFO: %s, capabilities 0x%llx: the device's IOMMU can track DMA writes",
 	       iommu_name(type), caps);

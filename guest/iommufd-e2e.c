@@ -2,8 +2,9 @@
 /*
  * End-to-end test of IOMMU dirty tracking on a real DMA path, as a VMM uses
  * it: QEMU's dma-writer PCI device (1b36:00f0), bound to vfio-pci by
- * guest/init, behind the machine's IOMMU (meant for x86-intel: emulated VT-d
- * in scalable mode, whose second-stage A/D bits our QEMU emulates).
+ * guest/init, behind the machine's IOMMU: x86-intel's emulated VT-d in
+ * scalable mode, whose second-stage A/D bits our QEMU emulates, or
+ * x86-amd's emulated AMD-Vi, whose host A/D bits it emulates.
  *
  * The device's VFIO cdev is bound to /dev/iommu, the buffer the device
  * writes is mapped into an IOAS at fixed IOVAs, the device is attached to a
@@ -13,8 +14,8 @@
  * the IOPTEs those writes went through, over a range reaching 2 MiB of
  * unmapped IOVA beyond each end of the buffer.
  *
- * Fixture e2e, for every write pattern and IOPTE size (4 KiB, 2 MiB) of its
- * variant table:
+ * Fixture e2e, for every write pattern and IOPTE size (4 KiB, 64 KiB where
+ * the IOMMU has it, 2 MiB) of its variant table:
  *   dma_lands, dma_read, dma_blocked
  *                                the device and the DMA path without tracking
  *   no_dirty_ops                 a HWPT allocated without the dirty flag
@@ -58,6 +59,18 @@
 #define FILL			0x5a5a5a5a5a5a5a5aULL
 #define TMO			120
 
+/*
+ * The IOPTE size an IOMMU gives IOVA and physical ranges aligned alike to
+ * @align (4 KiB to 2 MiB): AMD-Vi's v1 table has every power of two,
+ * VT-d's second stage 4 KiB, 2 MiB and 1 GiB
+ */
+static __u64 iopte_size(__u64 align)
+{
+	if (align == SZ_2M || !access("/sys/class/iommu/ivhd0", F_OK))
+		return align;
+	return SZ_4K;
+}
+
 /* Open /dev/iommu and the dma-writer, bind it, let it master the bus */
 static void dmaw_open(struct __test_metadata *_metadata, struct dmaw *d)
 {
@@ -84,7 +97,7 @@ static void assert_dirty_capable(struct __test_metadata *_metadata,
 	__u64 caps;
 	__u32 type = hw_info(d->iommufd, d->dev_id, &vtd, &caps);
 
-	ASSERT_NE(IOMMU_HW_INFO_TYPE_NONE, type)
+	ASSERT_NE(HW_INFO_FAILED, type)
 		TH_LOG("IOMMU_GET_HW_INFO: %s", strerror(errno));
 	ASSERT_TRUE(caps & IOMMU_HW_CAP_DIRTY_TRACKING)
 		TH_LOG("IOMMU_GET_HW_INFO: no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx, VT-d ecap 0x%llx)",
@@ -179,9 +192,28 @@ FIXTURE_TEARDOWN(caps)
 }
 
 /*
+ * AMD-Vi's extended feature register, from sysfs: Linux 6.12 has no
+ * IOMMU_GET_HW_INFO data for AMD-Vi. 0 if there is none.
+ */
+static __u64 amd_efr(void)
+{
+	unsigned long long efr = 0;
+	FILE *f = fopen("/sys/class/iommu/ivhd0/amd-iommu/features", "r");
+
+	if (f) {
+		if (fscanf(f, "%llx", &efr) != 1)
+			efr = 0;
+		fclose(f);
+	}
+	return efr;
+}
+
+/*
  * The device's IOMMU reports dirty tracking; on VT-d only with second-stage
  * A/D support (ECAP SLADS, bit 45) and coherent page walks (SMPWC, bit 48),
- * without which the A/D bits the IOMMU sets need not be visible to the CPU
+ * without which the A/D bits the IOMMU sets need not be visible to the CPU;
+ * on AMD-Vi only with host access and dirty bit support (EFR HASup, bit 49,
+ * and HDSup, bit 52)
  */
 TEST_F_TIMEOUT(caps, hw_info, TMO)
 {
@@ -189,7 +221,7 @@ TEST_F_TIMEOUT(caps, hw_info, TMO)
 	__u64 caps;
 	__u32 type = hw_info(self->dev.iommufd, self->dev.dev_id, &vtd, &caps);
 
-	ASSERT_NE(IOMMU_HW_INFO_TYPE_NONE, type)
+	ASSERT_NE(HW_INFO_FAILED, type)
 		TH_LOG("IOMMU_GET_HW_INFO: %s", strerror(errno));
 	if (type == IOMMU_HW_INFO_TYPE_INTEL_VTD)
 		TH_LOG("VT-d cap 0x%llx ecap 0x%llx: SLADS %llu SMPWC %llu, capabilities 0x%llx",
@@ -201,6 +233,14 @@ TEST_F_TIMEOUT(caps, hw_info, TMO)
 	if (type == IOMMU_HW_INFO_TYPE_INTEL_VTD) {
 		ASSERT_EQ(1, vtd.ecap_reg >> 45 & 1);
 		ASSERT_EQ(1, vtd.ecap_reg >> 48 & 1);
+	} else {
+		__u64 efr = amd_efr();
+
+		TH_LOG("AMD-Vi EFR 0x%llx: HASup %llu HDSup %llu", efr,
+		       efr >> 49 & 1, efr >> 52 & 1);
+		ASSERT_EQ(IOMMU_HW_INFO_TYPE_NONE, type);
+		ASSERT_EQ(1, efr >> 49 & 1);
+		ASSERT_EQ(1, efr >> 52 & 1);
 	}
 }
 
@@ -212,7 +252,7 @@ TEST_F_TIMEOUT(caps, alloc_follows_capability, TMO)
 	__u32 hwpt_id;
 	int rc;
 
-	ASSERT_NE(IOMMU_HW_INFO_TYPE_NONE,
+	ASSERT_NE(HW_INFO_FAILED,
 		  hw_info(self->dev.iommufd, self->dev.dev_id, &vtd, &caps));
 	rc = hwpt_alloc(self->dev.iommufd, self->dev.dev_id, self->ioas_id,
 			IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt_id);
@@ -231,6 +271,7 @@ FIXTURE(e2e) {
 	__u32 hwpt_id;		/* the HWPT the device is attached to */
 	void *buf;
 	__u64 iova;		/* where buf is mapped */
+	__u64 iopte;		/* the size of the IOPTEs it is mapped with */
 	__u64 value;		/* what the device writes next */
 	__u64 landed;		/* what its last write that got through wrote */
 	__u64 *got, *want;	/* bitmaps of [RANGE_IOVA, + RANGE_LEN) */
@@ -238,13 +279,14 @@ FIXTURE(e2e) {
 
 /*
  * The device writes 8 bytes at buf + offset + i * stride, i < count. The
- * buffer is two 2 MiB hugetlb pages. An IOPTE maps IOVA and physical
- * ranges aligned alike: mapped at a 2 MiB-aligned IOVA the buffer gets
- * 2 MiB IOPTEs (the emulated VT-d offers 2 MiB second-stage pages), 4 KiB
- * past one it can only get 4 KiB IOPTEs, whatever its physical contiguity.
+ * buffer is two 2 MiB hugetlb pages, mapped at an IOVA @align past a 2 MiB
+ * boundary (@align 2 MiB: on it). An IOPTE maps IOVA and physical ranges
+ * aligned alike, so the buffer gets IOPTEs of the largest size the IOMMU
+ * has that divides @align, whatever its physical contiguity: see
+ * iopte_size().
  */
 FIXTURE_VARIANT(e2e) {
-	__u64 iopte;
+	__u64 align;
 	__u64 offset;
 	__u64 stride;
 	__u64 count;
@@ -252,33 +294,48 @@ FIXTURE_VARIANT(e2e) {
 
 /* One page */
 FIXTURE_VARIANT_ADD(e2e, iopte_4k_one) {
-	.iopte = SZ_4K, .offset = 5 * SZ_4K + 0x18, .stride = 0, .count = 1,
+	.align = SZ_4K, .offset = 5 * SZ_4K + 0x18, .stride = 0, .count = 1,
 };
 
 /* Pages scattered over both hugetlb pages, at drifting offsets in them */
 FIXTURE_VARIANT_ADD(e2e, iopte_4k_sparse) {
-	.iopte = SZ_4K, .offset = 3 * SZ_4K + 8, .stride = 37 * SZ_4K + 8,
+	.align = SZ_4K, .offset = 3 * SZ_4K + 8, .stride = 37 * SZ_4K + 8,
 	.count = 27,
 };
 
 /* Every page */
 FIXTURE_VARIANT_ADD(e2e, iopte_4k_all) {
-	.iopte = SZ_4K, .offset = 0, .stride = SZ_4K, .count = BUF_SIZE / SZ_4K,
+	.align = SZ_4K, .offset = 0, .stride = SZ_4K, .count = BUF_SIZE / SZ_4K,
 };
 
 /* The first and the last 8 bytes of the buffer */
 FIXTURE_VARIANT_ADD(e2e, iopte_4k_edges) {
-	.iopte = SZ_4K, .offset = 0, .stride = BUF_SIZE - 8, .count = 2,
+	.align = SZ_4K, .offset = 0, .stride = BUF_SIZE - 8, .count = 2,
+};
+
+/*
+ * 64 KiB IOPTEs where the IOMMU has them (AMD-Vi: 16 replicated PTEs, the
+ * IOMMU sets the dirty bit in the one the write went through), else 4 KiB.
+ * One write through the last replica of the second IOPTE.
+ */
+FIXTURE_VARIANT_ADD(e2e, iopte_64k_last) {
+	.align = SZ_64K, .offset = 2 * SZ_64K - 8, .stride = 0, .count = 1,
+};
+
+/* Writes through drifting replicas of IOPTEs over both hugetlb pages */
+FIXTURE_VARIANT_ADD(e2e, iopte_64k_spread) {
+	.align = SZ_64K, .offset = SZ_64K - 8, .stride = 3 * SZ_64K + SZ_4K,
+	.count = 20,
 };
 
 /* One 8-byte write dirties one 2 MiB IOPTE: 512 pages */
 FIXTURE_VARIANT_ADD(e2e, iopte_2m_one) {
-	.iopte = SZ_2M, .offset = SZ_2M + 0x12340, .stride = 0, .count = 1,
+	.align = SZ_2M, .offset = SZ_2M + 0x12340, .stride = 0, .count = 1,
 };
 
 /* Two writes across the boundary of the two 2 MiB IOPTEs: 1024 pages */
 FIXTURE_VARIANT_ADD(e2e, iopte_2m_both) {
-	.iopte = SZ_2M, .offset = SZ_2M - 8, .stride = 8, .count = 2,
+	.align = SZ_2M, .offset = SZ_2M - 8, .stride = 8, .count = 2,
 };
 
 FIXTURE_SETUP(e2e)
@@ -289,7 +346,8 @@ FIXTURE_SETUP(e2e)
 	dmaw_open(_metadata, &self->dev);
 	ASSERT_EQ(0, vmm_ioas_alloc(self->dev.iommufd, &self->ioas_id));
 	self->buf = hugetlb_alloc(_metadata, BUF_SIZE);
-	self->iova = BUF_IOVA + (variant->iopte == SZ_2M ? 0 : SZ_4K);
+	self->iova = BUF_IOVA + variant->align % SZ_2M;
+	self->iopte = iopte_size(variant->align);
 	ASSERT_EQ(0, vmm_map(self->dev.iommufd, self->ioas_id, self->buf,
 			     self->iova, BUF_SIZE))
 		TH_LOG("IOMMU_IOAS_MAP: %s", strerror(errno));
@@ -398,9 +456,9 @@ static void want_writes(FIXTURE_DATA(e2e) *self,
 
 	for (i = 0; i < variant->count; i++) {
 		iova = self->iova + variant->offset + i * variant->stride;
-		if ((iova & ~(variant->iopte - 1)) + variant->iopte > above)
+		if ((iova & ~(self->iopte - 1)) + self->iopte > above)
 			want_iopte(self->want, base, nbits, SZ_4K,
-				   variant->iopte, iova);
+				   self->iopte, iova);
 	}
 }
 
@@ -537,12 +595,13 @@ TEST_F_TIMEOUT(e2e, no_clear, TMO)
 /*
  * A harvest of part of the range reports the part of the written IOPTEs
  * inside it, and clears only the IOPTEs wholly inside it: one cut by its
- * end (a 2 MiB IOPTE cut at 1 MiB) is reported again by the next harvest.
- * The cut also leaves the bitmap's last word partly used.
+ * end (a 2 MiB IOPTE cut at 1 MiB + 32 KiB, a 64 KiB one at 32 KiB) is
+ * reported again by the next harvest. The cut also leaves the bitmap's
+ * last word partly used.
  */
 TEST_F_TIMEOUT(e2e, partial_range, TMO)
 {
-	__u64 cut = self->iova + SZ_1M;
+	__u64 cut = self->iova + SZ_1M + SZ_32K;
 	__u64 nbits = (cut - RANGE_IOVA) / SZ_4K;
 
 	attach_tracking(_metadata, self);
@@ -788,7 +847,7 @@ static void qemu_realize(struct __test_metadata *_metadata,
 	__u64 caps;
 	int i;
 
-	ASSERT_NE(IOMMU_HW_INFO_TYPE_NONE,
+	ASSERT_NE(HW_INFO_FAILED,
 		  hw_info(d->iommufd, d->dev_id, &vtd, &caps))
 		TH_LOG("IOMMU_GET_HW_INFO: %s", strerror(errno));
 	ASSERT_EQ(0, vmm_ioas_alloc(d->iommufd, &self->ioas_id));

@@ -159,8 +159,7 @@ static void setup(void)
 
 	if (dmaw_setup(&dev, err, sizeof(err)))
 		fail("%s", err);
-	if (hw_info(dev.iommufd, dev.dev_id, &vtd, &caps) ==
-	    IOMMU_HW_INFO_TYPE_NONE)
+	if (hw_info(dev.iommufd, dev.dev_id, &vtd, &caps) == HW_INFO_FAILED)
 		die("IOMMU_GET_HW_INFO");
 	if (!(caps & IOMMU_HW_CAP_DIRTY_TRACKING))
 		fail("no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx, VT-d ecap 0x%llx)",
