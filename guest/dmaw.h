@@ -44,6 +44,8 @@
 #define SZ_256K			0x40000ULL
 #define SZ_1M			0x100000ULL
 #define SZ_2M			0x200000ULL
+#define SZ_4M			0x400000ULL
+#define SZ_1G			0x40000000ULL
 
 /* The dma-writer device: BAR0, 8-byte little-endian registers */
 #define DMAW_VENDOR		0x1b36

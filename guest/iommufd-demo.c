@@ -7,7 +7,8 @@
  *   dma-writer  QEMU's dma-writer PCI device (guest/dmaw.h) behind the
  *               machine's IOMMU, through its VFIO cdev, when guest/init
  *               bound one to vfio-pci (x86-intel: the emulated VT-d, whose
- *               second-stage dirty bits our QEMU sets).
+ *               second-stage dirty bits our QEMU sets; x86-amd: the
+ *               emulated AMD-Vi, whose host dirty bits it sets).
  *
  * On each: probe the device's dirty-tracking capability, allocate a
  * dirty-tracking HWPT, attach the device, map 256 MiB of guest RAM, check

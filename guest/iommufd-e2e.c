@@ -3,10 +3,8 @@
  * End-to-end test of IOMMU dirty tracking on a real DMA path, as a VMM uses
  * it: QEMU's dma-writer PCI device (1b36:00f0), bound to vfio-pci by
  * guest/init, behind the machine's IOMMU: x86-intel's emulated VT-d in
- * scalable mode, whose second-stage A/D bits our QEMU emulates. It also
- * knows AMD-Vi (its capability, 64 KiB IOPTEs) for x86-amd, which does not
- * run it yet: under our QEMU the dma-writer's DMA through AMD-Vi does not
- * land (issue 8).
+ * scalable mode, whose second-stage A/D bits our QEMU emulates, or
+ * x86-amd's emulated AMD-Vi, whose host A/D bits it emulates.
  *
  * The device's VFIO cdev is bound to /dev/iommu, the buffer the device
  * writes is mapped into an IOAS at fixed IOVAs, the device is attached to a
@@ -44,10 +42,12 @@
  * TAP (kselftest harness).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "dmaw.h"
@@ -56,21 +56,90 @@
 #define BUF_SIZE		(2 * SZ_2M)
 #define BUF_IOVA		0x40000000ULL
 #define RANGE_IOVA		(BUF_IOVA - SZ_2M)
-#define RANGE_LEN		(BUF_SIZE + 2 * SZ_2M)
+#define RANGE_LEN		(BUF_SIZE + 4 * SZ_2M)
 #define RANGE_BITS		(RANGE_LEN / SZ_4K)
 #define FILL			0x5a5a5a5a5a5a5a5aULL
 #define TMO			120
 
+static bool is_amd(void)
+{
+	return !access("/sys/class/iommu/ivhd0", F_OK);
+}
+
 /*
- * The IOPTE size an IOMMU gives IOVA and physical ranges aligned alike to
- * @align (4 KiB to 2 MiB): AMD-Vi's v1 table has every power of two,
- * VT-d's second stage 4 KiB, 2 MiB and 1 GiB
+ * The page sizes of the IOMMU's paging domains: AMD-Vi's v1 table has every
+ * power of two from 4 KiB (but 512 GiB), VT-d's second stage 4 KiB, 2 MiB
+ * and 1 GiB
+ */
+static __u64 iommu_pgsizes(void)
+{
+	return is_amd() ? ~(SZ_4K - 1) & ~(2ULL << 38) : SZ_4K | SZ_2M | SZ_1G;
+}
+
+/*
+ * The largest IOPTE size an IOMMU gives IOVA and physical ranges aligned
+ * alike to @align, and no more (4 KiB to 2 MiB)
  */
 static __u64 iopte_size(__u64 align)
 {
-	if (align == SZ_2M || !access("/sys/class/iommu/ivhd0", F_OK))
-		return align;
-	return SZ_4K;
+	__u64 sizes = iommu_pgsizes() & (2 * align - 1);
+
+	return 1ULL << (63 - __builtin_clzll(sizes));
+}
+
+/* The physical address of the page at @va (root reads it in pagemap) */
+static __u64 phys_addr(void *va)
+{
+	__u64 e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd >= 0) {
+		if (pread(fd, &e, sizeof(e), (__u64)va / SZ_4K * sizeof(e)) !=
+		    sizeof(e))
+			e = 0;
+		close(fd);
+	}
+	/* bit 63: present; bits 54:0: page frame number */
+	return e >> 63 ? (e & ((1ULL << 55) - 1)) * SZ_4K : ~0ULL;
+}
+
+/*
+ * The size of the IOPTE that maps @iova, of @len bytes of @va mapped at
+ * @base, as iommu_map() makes them: iommufd maps each run of physically
+ * contiguous pages at once, and iommu_map() cuts a run into the largest
+ * pages the IOMMU has that fit it and its IOVA and physical alignment.
+ * On AMD-Vi, whose table has every power of two, the IOPTEs of anonymous
+ * memory depend on its physical contiguity.
+ */
+static __u64 iopte_at(void *va, __u64 base, __u64 len, __u64 iova)
+{
+	__u64 first = (iova - base) & ~(SZ_4K - 1), last = first, pa, size;
+	char *p = va;
+
+	/* the run of physically contiguous pages around the one of @iova */
+	pa = phys_addr(p + first);
+	if (pa == ~0ULL)
+		return 0;
+	while (first && phys_addr(p + first - SZ_4K) == pa - SZ_4K) {
+		first -= SZ_4K;
+		pa -= SZ_4K;
+	}
+	while (last + SZ_4K < len &&
+	       phys_addr(p + last + SZ_4K) == pa + last + SZ_4K - first)
+		last += SZ_4K;
+
+	/* cut as iommu_map() cuts it */
+	for (;;) {
+		__u64 at = base + first, fits = iommu_pgsizes();
+
+		fits &= (2 * (last + SZ_4K - first) - 1);
+		fits &= ((at | pa) & -(at | pa)) * 2 - 1;
+		size = 1ULL << (63 - __builtin_clzll(fits));
+		if (iova < at + size)
+			return size;
+		first += size;
+		pa += size;
+	}
 }
 
 /* Open /dev/iommu and the dma-writer, bind it, let it master the bus */
@@ -282,10 +351,10 @@ FIXTURE(e2e) {
 /*
  * The device writes 8 bytes at buf + offset + i * stride, i < count. The
  * buffer is two 2 MiB hugetlb pages, mapped at an IOVA @align past a 2 MiB
- * boundary (@align 2 MiB: on it). An IOPTE maps IOVA and physical ranges
- * aligned alike, so the buffer gets IOPTEs of the largest size the IOMMU
- * has that divides @align, whatever its physical contiguity: see
- * iopte_size().
+ * boundary (@align 2 MiB: on one, 4 MiB away from the physical alignment).
+ * An IOPTE maps IOVA and physical ranges aligned alike, so the buffer gets
+ * IOPTEs of the largest size the IOMMU has that divides @align, whatever
+ * its physical contiguity: see iopte_size().
  */
 FIXTURE_VARIANT(e2e) {
 	__u64 align;
@@ -348,11 +417,22 @@ FIXTURE_SETUP(e2e)
 	dmaw_open(_metadata, &self->dev);
 	ASSERT_EQ(0, vmm_ioas_alloc(self->dev.iommufd, &self->ioas_id));
 	self->buf = hugetlb_alloc(_metadata, BUF_SIZE);
+	/*
+	 * IOVA and physical addresses alike modulo 2 * align, not modulo
+	 * 4 * align: no larger IOPTE, also where the hugetlb pages are
+	 * physically contiguous (AMD-Vi has 4 MiB IOPTEs)
+	 */
+	ASSERT_NE(~0ULL, phys_addr(self->buf));
 	self->iova = BUF_IOVA + variant->align % SZ_2M;
+	if (variant->align == SZ_2M)
+		self->iova += (phys_addr(self->buf) + SZ_2M) % SZ_4M;
 	self->iopte = iopte_size(variant->align);
 	ASSERT_EQ(0, vmm_map(self->dev.iommufd, self->ioas_id, self->buf,
 			     self->iova, BUF_SIZE))
 		TH_LOG("IOMMU_IOAS_MAP: %s", strerror(errno));
+	/* the IOPTEs the variant is about */
+	ASSERT_EQ(self->iopte, iopte_at(self->buf, self->iova, BUF_SIZE,
+					self->iova + BUF_SIZE / 2));
 	self->value = 0xd1a7000000000001ULL;
 	self->landed = FILL;
 	self->got = malloc(bitmap_bytes(RANGE_BITS));
@@ -771,7 +851,9 @@ TEST_F_TIMEOUT(e2e, unmap_after_no_clear, TMO)
  * QEMU's iommufd backend. Guest RAM is made of memory sections, each its
  * own IOAS mapping; a harvest per section, with page_size the host page
  * size, into a zeroed bitmap of whole u64 words. Section 1 does not fill
- * its last word; section 2 is hugetlb-backed, one 2 MiB IOPTE.
+ * its last word; section 2 is hugetlb-backed, one 2 MiB IOPTE. A write
+ * dirties the IOPTE it goes through: on AMD-Vi, anonymous memory can have
+ * IOPTEs larger than a page, see iopte_at().
  */
 #define SECTIONS	3
 
@@ -780,13 +862,12 @@ static const struct section_layout {
 	__u64 size;
 	bool hugetlb;
 	__u64 write[4];		/* offsets the device writes, ~0 ends */
-	__u64 iopte;
 } qemu_sections[SECTIONS] = {
 	{ 0x100000, SZ_256K, false,
-	  { 0, SZ_4K, 62 * SZ_4K + 0x10, SZ_256K - 8 }, SZ_4K },
+	  { 0, SZ_4K, 62 * SZ_4K + 0x10, SZ_256K - 8 } },
 	{ 0x800000, SZ_1M + SZ_64K, false,
-	  { 8, 100 * SZ_4K + 0x800, SZ_1M + SZ_64K - 8, ~0ULL }, SZ_4K },
-	{ 0x40000000, SZ_2M, true, { SZ_1M + 8, ~0ULL }, SZ_2M },
+	  { 8, 100 * SZ_4K + 0x800, SZ_1M + SZ_64K - 8, ~0ULL } },
+	{ 0x40000000, SZ_2M, true, { SZ_1M + 8, ~0ULL } },
 };
 
 struct section {
@@ -883,7 +964,9 @@ static void section_write(struct __test_metadata *_metadata,
 		ASSERT_EQ(0xc0de000000000000ULL | *w,
 			  *(__u64 *)((char *)s->va + *w));
 		want_iopte(s->want, s->l->iova, s->pages, self->page,
-			   s->l->iopte, s->l->iova + *w);
+			   iopte_at(s->va, s->l->iova, s->l->size,
+				    s->l->iova + *w),
+			   s->l->iova + *w);
 	}
 }
 

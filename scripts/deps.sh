@@ -8,7 +8,7 @@ PKGS=(
 	build-essential flex bison bc libelf-dev libssl-dev kmod cpio xz-utils
 	rsync python3 python3-ply python3-git perl git ccache sparse
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-	busybox-static qemu-system-x86
+	busybox-static
 	# our QEMU (scripts/build-qemu.sh): build dependencies, and Debian's
 	# firmware for it; meson comes from bookworm-backports through that script
 	ninja-build pkg-config libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev

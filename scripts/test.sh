@@ -29,7 +29,7 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-1800}
 # fixture's 4G 600/220, 128G_huge 489/278); the smaller variants of the
 # same tests run there.
 X86_SKIP=@-F@iommufd_dirty_tracking_big@-V@domain_dirty_128M@-V@domain_dirty_128M_pgsz_2M@-V@domain_dirty_3G_1G_iopte
-MACHINES=${MACHINES:-"x86-intel:kunit,demo,e2e,iommufd$X86_SKIP,iommufd_fail_nth x86-amd:kunit,demo arm64-smmuv3:kunit,iommufd,iommufd_fail_nth"}
+MACHINES=${MACHINES:-"x86-intel:kunit,demo,e2e,iommufd$X86_SKIP,iommufd_fail_nth x86-amd:kunit,demo,e2e arm64-smmuv3:kunit,iommufd,iommufd_fail_nth"}
 
 result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 
