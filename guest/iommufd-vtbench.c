@@ -4,8 +4,9 @@
  * bench' (part 2) on our kernel and on the stock 6.12 kernel (upstream's
  * dirty tracking, same uAPI), whose outputs scripts/bench.sh compares: QEMU's
  * dma-writer PCI device (1b36:00f0, guest/dmaw.h) behind the emulated VT-d
- * (x86-intel, second-stage A/D bits), bound through its VFIO cdev to
- * /dev/iommu, as a VMM does it.
+ * (x86-intel, second-stage A/D bits) or AMD-Vi (x86-amd, host A/D bits in
+ * the v1 table), bound through its VFIO cdev to /dev/iommu, as a VMM does
+ * it.
  *
  * Setup: an IOAS, a HWPT allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING
  * for the device, attached. A 4 MiB buffer (two 2 MiB hugetlb pages) is

@@ -5,10 +5,10 @@
 #  1. The core on iommufd's mock device (guest/iommufd-bench): harvest
 #     scaling, holes, map/unmap latency during a harvest.
 #  2. Ours against stock Linux (the unpruned base, with upstream's dirty
-#     tracking, same config), both on our QEMU's emulated VT-d with the
-#     dma-writer device (guest/iommufd-vtbench): harvest time per IOPTE at
-#     1% and 100% dirty, and the worst map+unmap latency during a harvest
-#     as a ratio to idle.
+#     tracking, same config), both on our QEMU's emulated VT-d (x86-intel)
+#     and AMD-Vi (x86-amd) with the dma-writer device
+#     (guest/iommufd-vtbench): harvest time per IOPTE at 1% and 100% dirty,
+#     and the worst map+unmap latency during a harvest as a ratio to idle.
 # Usage: scripts/bench.sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -20,18 +20,24 @@ scripts/build-kernel.sh x86_64
 scripts/build-guest.sh x86_64
 scripts/build-qemu.sh >/dev/null
 scripts/build-stock.sh
-scripts/boot.sh x86-intel bench,vtbench 3600
-ours=$LOGS/boot-x86-intel.log
-HARNESS_OUT=$BUILD/out/stock HARNESS_LOGS=$LOGS/stock scripts/boot.sh x86-intel vtbench 3600
-stock=$LOGS/stock/boot-x86-intel.log
-for s in "bench:$ours" "vtbench:$ours" "vtbench:$stock"; do
-	grep -aq "^##SUITE ${s%%:*} END rc=0" "${s#*:}" || die "benchmark ${s%%:*} failed: see ${s#*:}"
+MACHINES=(x86-intel x86-amd)
+for m in "${MACHINES[@]}"; do
+	suites=vtbench
+	[ "$m" != x86-intel ] || suites=bench,vtbench
+	scripts/boot.sh "$m" "$suites" 3600
+	HARNESS_OUT=$BUILD/out/stock HARNESS_LOGS=$LOGS/stock scripts/boot.sh "$m" vtbench 3600
+	ours=$LOGS/boot-$m.log stock=$LOGS/stock/boot-$m.log
+	for s in "vtbench:$ours" "vtbench:$stock"; do
+		grep -aq "^##SUITE ${s%%:*} END rc=0" "${s#*:}" || die "benchmark ${s%%:*} failed: see ${s#*:}"
+	done
 done
+grep -aq "^##SUITE bench END rc=0" "$LOGS/boot-x86-intel.log" ||
+	die "benchmark bench failed: see $LOGS/boot-x86-intel.log"
 
-# vtbench lines: "vtbench: CASE key=value ..."; the table compares each
-# value of ours with stock's
+# compare MACHINE: its vtbench lines, "vtbench: CASE key=value ...", in a
+# table that compares each value of ours with stock's
 compare() {
-	awk '
+	awk -v title="vtbench ($1, our QEMU)" '
 	FNR == 1 { file++ }
 	/^vtbench: / {
 		for (i = 3; i <= NF; i++) {
@@ -42,20 +48,22 @@ compare() {
 		}
 	}
 	END {
-		printf "%-34s %14s %14s %12s\n", "vtbench (x86-intel, our QEMU)", "ours", "stock", "ours/stock"
+		printf "%-34s %14s %14s %12s\n", title, "ours", "stock", "ours/stock"
 		for (i = 1; i <= n; i++) {
 			k = keys[i]
 			r = v[2, k] + 0 ? sprintf("%.2f", v[1, k] / v[2, k]) : "-"
 			printf "%-34s %14s %14s %12s\n", k, v[1, k], v[2, k], r
 		}
-	}' "$ours" "$stock"
+	}' "$LOGS/boot-$1.log" "$LOGS/stock/boot-$1.log"
 }
 {
-	echo "Linux $(base_version "$TREE") + $(git -C "$TREE" rev-list --count base..HEAD) patches against stock $(base_version "$BUILD/stock/linux"); x86-intel (TCG, KASAN, lockdep), $("$QEMU_BIN"/qemu-system-x86_64 --version | head -n 1) + $QEMU_PATCHES patches"
+	echo "Linux $(base_version "$TREE") + $(git -C "$TREE" rev-list --count base..HEAD) patches against stock $(base_version "$BUILD/stock/linux"); x86_64 (TCG, KASAN, lockdep), $("$QEMU_BIN"/qemu-system-x86_64 --version | head -n 1) + $QEMU_PATCHES patches"
 	echo
-	grep -aE '^(scaling|holes|latency):' "$ours"
-	echo
-	compare
-	grep -aE '^vtbench-note: ' "$ours" "$stock" || true
+	grep -aE '^(scaling|holes|latency):' "$LOGS/boot-x86-intel.log"
+	for m in "${MACHINES[@]}"; do
+		echo
+		compare "$m"
+		grep -aE '^vtbench-note: ' "$LOGS/boot-$m.log" "$LOGS/stock/boot-$m.log" || true
+	done
 } | tr -d '\r' | tee "$BUILD/bench.txt"
 log "benchmarks done in $(elapsed "$t0")s (build/bench.txt)"

@@ -18,13 +18,18 @@ CONFIGS=${HARNESS_CONFIGS:-$TOP/configs}
 frags=("$CONFIGS/common.config" "$CONFIGS/$arch.config")
 key=$(cat "${frags[@]}" | sha1sum | cut -c1-16)
 
-# config_missing: the fragment options .config does not have as requested
-# (where fragments disagree, the last one wins, as in merge_config.sh)
+# config_missing: the fragment options .config does not have as requested,
+# "CONFIG_X=v" or "# CONFIG_X is not set" (where fragments disagree, the
+# last one wins, as in merge_config.sh)
 config_missing() {
-	grep -h '^CONFIG_.*=' "${frags[@]}" |
-		awk -F= '{ last[$1] = $0 } END { for (o in last) print last[o] }' |
+	grep -hE '^(CONFIG_.*=|# CONFIG_[A-Za-z0-9_]+ is not set$)' "${frags[@]}" |
+		awk '{ o = $0; sub(/^# /, "", o); sub(/[= ].*/, "", o); last[o] = $0 }
+			END { for (o in last) print last[o] }' |
 		while IFS= read -r want; do
-			grep -qx "$want" "$KOUT/.config" || echo "${want%%=*}"
+			case $want in
+			"# "*) ! grep -q "^${want:2:-11}=" "$KOUT/.config" || echo "${want:2:-11}" ;;
+			*) grep -qx "$want" "$KOUT/.config" || echo "${want%%=*}" ;;
+			esac
 		done
 }
 

@@ -19,7 +19,7 @@ TIMINGS=$BUILD/timings.txt
 : >"$RESULTS"
 : >"$TIMINGS"
 T0=$(now)
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-1800}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-2700}
 # machine:suites  (every machine also runs the driver checks)
 # The iommufd kselftest drives the mock domain only, so it tests the same
 # code on both architectures; arm64 (lockdep, no KASAN) runs all of it,
