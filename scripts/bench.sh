@@ -59,7 +59,7 @@ compare() {
 {
 	echo "Linux $(base_version "$TREE") + $(git -C "$TREE" rev-list --count base..HEAD) patches against stock $(base_version "$BUILD/stock/linux"); x86_64 (TCG, KASAN, lockdep), $("$QEMU_BIN"/qemu-system-x86_64 --version | head -n 1) + $QEMU_PATCHES patches"
 	echo
-	grep -aE '^(scaling|holes|latency):' "$LOGS/boot-x86-intel.log"
+	grep -aE '^(scaling|holes|latency):' "$LOGS/boot-x86-intel.log" || true
 	for m in "${MACHINES[@]}"; do
 		echo
 		compare "$m"
