@@ -2,8 +2,9 @@
 # Configure (allnoconfig + configs/common.config + configs/ARCH.config) and
 # build the kernel image for ARCH out of tree in build/out/ARCH, with ccache.
 # Incremental: the config is regenerated only when a fragment changed.
-# Usage: scripts/build-kernel.sh ARCH [extra make targets... | config]
+# Usage: scripts/build-kernel.sh ARCH [extra make targets... | config | remerge]
 #   config: only configure (for builds of parts of the tree in KOUT)
+#   remerge: merge the fragments into the present .config again
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +33,18 @@ config_missing() {
 			esac
 		done
 }
+
+# remerge: merge the fragments into .config again, for a commit whose
+# Kconfig files changed (check-series.sh): options it adds come in, options
+# it lacks are left out without error
+if [ "${1:-}" = remerge ]; then
+	[ -f "$KOUT/.config" ] || die "no $KOUT/.config to merge into: configure first"
+	log "merging configs/ into the $arch config again (Kconfig changed)"
+	(cd "$TREE" && ARCH=$KARCH CROSS_COMPILE=$CROSS scripts/kconfig/merge_config.sh -m -O "$KOUT" \
+		"$KOUT/.config" "${frags[@]}" >"$LOGS/config-$arch.log" 2>&1)
+	kmake "$arch" olddefconfig >/dev/null
+	exit 0
+fi
 
 if [ ! -f "$KOUT/.config" ] || [ "$(cat "$KOUT/.fragments" 2>/dev/null)" != "$key" ]; then
 	reconfig="fragments changed"

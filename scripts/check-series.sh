@@ -10,6 +10,10 @@
 #               fails on a symbol they use that is not exported (vmlinux is
 #               built too: "make modules" alone checks against the exports
 #               of an older vmlinux)
+# x86_64's bisect build runs in the modular tree, with W=1 there too, just
+# before its vmlinux and modules: one tree, each object compiled once per
+# patch. A patch that changes a Kconfig file has the config fragments merged
+# into the trees again, so that the options it adds are built from it on.
 # The patches are checked out in a worktree of build/linux of their own
 # (build/series-tree) and built in build/out/series, so that build/linux and
 # the kernels built from it are left alone: scripts/test.sh boots them
@@ -60,6 +64,8 @@ done
 # --- every patch builds, with no new W=1 / sparse warnings -------------------
 wt=$BUILD/series-tree
 export HARNESS_TREE=$wt HARNESS_OUT=$BUILD/out/series
+# The tree (build-kernel.sh ARCH) of each arch's W=1/sparse builds
+declare -A tree=([x86_64]=x86_64-modules [arm64]=arm64)
 
 # normalize: "file: warning: message" without line and column numbers
 warnings() { grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' "$1" |
@@ -80,58 +86,47 @@ prepare() {
 	fi
 	TREE=$wt OUT=$HARNESS_OUT
 
-	# The modular config is configured, and built, on the tip; older
-	# patches then build in it incrementally
+	# The modular config is configured, and built (W=1, as the per-patch
+	# builds), on the tip; older patches then build in it incrementally
 	git -C "$wt" checkout -q --detach "$head"
-	"$TOP/scripts/build-kernel.sh" x86_64-modules modules ||
+	"$TOP/scripts/build-kernel.sh" x86_64-modules W=1 modules ||
 		result FAIL modules "the tip does not build: see $LOGS/build-x86_64-modules.log"
+	"$TOP/scripts/build-kernel.sh" arm64 config
 
-	for arch in "${ARCHES[@]}"; do
-		"$TOP/scripts/build-kernel.sh" "$arch" config
-	done
 	git -C "$wt" checkout -q base
 	for arch in "${ARCHES[@]}"; do
 		basew=$BUILD/base-warnings-$arch.txt
 		[ "$(head -n1 "$basew" 2>/dev/null)" != "# ${cfgkey[$arch]}" ] || continue
 		log "W=1 + sparse baseline of drivers/iommu on the pruned base ($arch)"
 		t0=$(now)
-		kmake "$arch" W=1 C=2 drivers/iommu/ >"$LOGS/base-w1-$arch.log" 2>&1 ||
+		kmake "${tree[$arch]}" W=1 C=2 drivers/iommu/ >"$LOGS/base-w1-$arch.log" 2>&1 ||
 			die "pruned base does not build drivers/iommu for $arch: see $LOGS/base-w1-$arch.log"
 		{ echo "# ${cfgkey[$arch]}"; warnings "$LOGS/base-w1-$arch.log"; } >"$basew"
 		log "baseline: $(($(wc -l <"$basew") - 1)) distinct warnings ($(elapsed "$t0")s)"
 	done
 }
 
+frags() { cat "$TOP"/configs/common.config "$TOP/configs/$1.config"; }
 declare -A cfgkey
 for arch in "${ARCHES[@]}"; do
-	cfgkey[$arch]=$(git -C "$main" rev-parse base)-$(sum "$TOP"/configs/common.config "$TOP/configs/$arch.config")-$self
+	cfgkey[$arch]=$(git -C "$main" rev-parse base)-$(frags "${tree[$arch]}" | sum)-$self
 done
-modkey=$(sum "$TOP"/configs/common.config "$TOP"/configs/x86_64-modules.config)-$self
-# checkkey BUILD COMMIT: the cache key of a per-patch build (x86_64-modules,
-# or the W=1/sparse build of an arch)
+modkey=$(frags x86_64-modules | sum)-$self
+# checkkey CHECK COMMIT: the cache key of a per-patch check (modules, or
+# the W=1/sparse build of an arch)
 checkkey() {
 	case $1 in
-	x86_64-modules) echo "modules-$2-$modkey" ;;
+	modules) echo "modules-$2-$modkey" ;;
 	*) echo "bisect-$1-$2-${cfgkey[$1]}" ;;
 	esac
 }
-# check_modules KEY SUBJECT, check_bisect ARCH KEY SUBJECT: one build of the
-# patch checked out in the worktree, each in its own output directory
-check_modules() {
-	local t0 out=$LOGS/bisect-modules.log
-	t0=$(now)
-	log "x86_64-modules: $2"
-	if kmake x86_64-modules vmlinux modules >"$out" 2>&1; then
-		pass "$1" modules "$2 ($(elapsed "$t0")s)"
-	else
-		result FAIL modules "$2: $(grep -m1 -E 'ERROR|error' "$out")"
-	fi
-}
+# check_bisect ARCH KEY SUBJECT: the W=1/sparse build of the patch checked
+# out in the worktree
 check_bisect() {
 	local arch=$1 t0 out=$LOGS/bisect-$1.log new
 	t0=$(now)
 	log "$arch: $3"
-	if ! kmake "$arch" W=1 C=1 drivers/iommu/ >"$out" 2>&1; then
+	if ! kmake "${tree[$arch]}" W=1 C=1 drivers/iommu/ >"$out" 2>&1; then
 		result FAIL "bisect-$arch" "$3: build failed: $(grep -m1 -E 'error' "$out")"
 		return
 	fi
@@ -142,12 +137,34 @@ check_bisect() {
 		pass "$2" "bisect-$arch" "$3 ($(elapsed "$t0")s)"
 	fi
 }
+# check_modules KEY SUBJECT: vmlinux and the modules of the patch checked
+# out in the worktree (W=1, as its bisect build in the same tree)
+check_modules() {
+	local t0 out=$LOGS/bisect-modules.log
+	t0=$(now)
+	log "x86_64-modules: $2"
+	if kmake x86_64-modules W=1 vmlinux modules >"$out" 2>&1; then
+		pass "$1" modules "$2 ($(elapsed "$t0")s)"
+	else
+		result FAIL modules "$2: $(grep -m1 -E 'ERROR|error' "$out")"
+	fi
+}
+# check_x86 TODO...: x86_64's checks to do, one after the other in its tree
+check_x86() {
+	local b
+	for b in "$@"; do
+		case $b in
+		modules) check_modules "$(checkkey modules "$c")" "$subj" ;;
+		x86_64) check_bisect x86_64 "$(checkkey x86_64 "$c")" "$subj" ;;
+		esac
+	done
+}
 
 ncached=0
 for c in $(git -C "$main" rev-list --reverse base.."$head"); do
 	subj=$(git -C "$main" log -1 --format=%s "$c")
 	todo=()
-	for b in x86_64-modules "${ARCHES[@]}"; do
+	for b in x86_64 modules arm64; do
 		if hit "$(checkkey "$b" "$c")"; then
 			ncached=$((ncached + 1))
 		else
@@ -157,17 +174,20 @@ for c in $(git -C "$main" rev-list --reverse base.."$head"); do
 	[ ${#todo[@]} != 0 ] || continue
 	prepare
 	git -C "$wt" checkout -q "$c"
-	# The builds of one patch run at once: each is mostly serial make
-	# (one directory's objects, a link), and at the end of a cold make test
+	if git -C "$wt" diff-tree --no-commit-id --name-only -r "$c" | grep -q 'Kconfig'; then
+		for b in x86_64-modules arm64; do
+			"$TOP/scripts/build-kernel.sh" "$b" remerge
+		done
+	fi
+	# The two trees build at once: each is mostly serial make (one
+	# directory's objects, a link), and at the end of a cold make test
 	# they are what is left to run
-	pids=()
+	x86=() pids=()
 	for b in "${todo[@]}"; do
-		case $b in
-		x86_64-modules) check_modules "$(checkkey "$b" "$c")" "$subj" & ;;
-		*) check_bisect "$b" "$(checkkey "$b" "$c")" "$subj" & ;;
-		esac
-		pids+=($!)
+		case $b in arm64) ;; *) x86+=("$b") ;; esac
 	done
+	[ ${#x86[@]} = 0 ] || { check_x86 "${x86[@]}" & pids+=($!); }
+	case " ${todo[*]} " in *" arm64 "*) check_bisect arm64 "$(checkkey arm64 "$c")" "$subj" & pids+=($!) ;; esac
 	for p in "${pids[@]}"; do
 		wait "$p" || result FAIL series "$subj: a per-patch build job stopped (exit $?)"
 	done
