@@ -163,31 +163,31 @@ check_x86() {
 ncached=0
 for c in $(git -C "$main" rev-list --reverse base.."$head"); do
 	subj=$(git -C "$main" log -1 --format=%s "$c")
-	todo=()
+	# x86_64's checks run one after the other in its tree, arm64's beside
+	x86=() arm64=
 	for b in x86_64 modules arm64; do
 		if hit "$(checkkey "$b" "$c")"; then
 			ncached=$((ncached + 1))
+		elif [ "$b" = arm64 ]; then
+			arm64=1
 		else
-			todo+=("$b")
+			x86+=("$b")
 		fi
 	done
-	[ ${#todo[@]} != 0 ] || continue
+	[ ${#x86[@]} != 0 ] || [ -n "$arm64" ] || continue
 	prepare
 	git -C "$wt" checkout -q "$c"
 	if git -C "$wt" diff-tree --no-commit-id --name-only -r "$c" | grep -q 'Kconfig'; then
-		for b in x86_64-modules arm64; do
+		for b in "${tree[@]}"; do
 			"$TOP/scripts/build-kernel.sh" "$b" remerge
 		done
 	fi
 	# The two trees build at once: each is mostly serial make (one
 	# directory's objects, a link), and at the end of a cold make test
 	# they are what is left to run
-	x86=() pids=()
-	for b in "${todo[@]}"; do
-		case $b in arm64) ;; *) x86+=("$b") ;; esac
-	done
+	pids=()
 	[ ${#x86[@]} = 0 ] || { check_x86 "${x86[@]}" & pids+=($!); }
-	case " ${todo[*]} " in *" arm64 "*) check_bisect arm64 "$(checkkey arm64 "$c")" "$subj" & pids+=($!) ;; esac
+	[ -z "$arm64" ] || { check_bisect arm64 "$(checkkey arm64 "$c")" "$subj" & pids+=($!); }
 	for p in "${pids[@]}"; do
 		wait "$p" || result FAIL series "$subj: a per-patch build job stopped (exit $?)"
 	done
