@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the guest userspace for ARCH: the iommu kselftests, the demo, the
-# benchmarks (guest/iommufd-bench.c, guest/iommufd-vtbench.c) and the
-# end-to-end test (guest/iommufd-e2e.c) as static binaries, packed with
+# benchmarks (guest/iommufd-bench.c, guest/iommufd-vtbench.c), the
+# end-to-end test (guest/iommufd-e2e.c) and the iommufd bind check of
+# guest/init (guest/iommufd-bind.c) as static binaries, packed with
 # busybox and guest/init into an initramfs.
 # Usage: scripts/build-guest.sh ARCH     -> build/guest/ARCH/initramfs.cpio
 set -euo pipefail
@@ -29,7 +30,7 @@ make -B -C "$TREE/tools/testing/selftests/iommu" -s OUTPUT="$G/selftests" \
 log "building demo, benchmarks and end-to-end test ($arch)"
 mkdir -p "$G/demo"
 # (guest/*.h are found next to the sources that include them)
-for prog in iommufd-demo iommufd-bench iommufd-vtbench; do
+for prog in iommufd-demo iommufd-bench iommufd-vtbench iommufd-bind; do
 	${CROSS}gcc -O2 -Wall -Wextra -Werror -static -pthread -I"$HDR" \
 		-I"$TREE/drivers/iommu/iommufd" \
 		-o "$G/demo/$prog" "$TOP/guest/$prog.c" ||
