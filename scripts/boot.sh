@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boot the built kernel and initramfs for a machine under QEMU (TCG), run the
-# given guest suites, and save the console log. The x86 machines also get our
+# given guest suites, and save the console log. Every machine also gets our
 # dma-writer DMA test device (qemu/patches/), for guest/iommufd-e2e.c. Fails
 # only if QEMU cannot start or the guest does not finish in time;
 # parse-log.py judges the log.
@@ -29,8 +29,12 @@ x86-amd)
 	cmdline="console=ttyS0" ;;
 arm64-smmuv3)
 	arch=arm64; iommu=smmuv3
-	# pauth-impdef: the architected pointer-auth algorithm is slow to emulate
-	qemu=(qemu-system-aarch64 -M virt,iommu=smmuv3 -cpu max,pauth-impdef=on)
+	# pauth-impdef: the architected pointer-auth algorithm is slow to
+	# emulate. gic-version=3: an ITS, which isolates MSIs (without it VFIO
+	# refuses to bind a device to iommufd). x-httu: our QEMU's SMMUv3
+	# updates the access flag and dirty state of stage-1 descriptors
+	qemu=(qemu-system-aarch64 -M virt,iommu=smmuv3,gic-version=3 -cpu max,pauth-impdef=on
+		-global arm-smmuv3.x-httu=on -device dma-writer)
 	cmdline="console=ttyAMA0" ;;
 *) die "unknown machine '$machine' (known: x86-intel x86-amd arm64-smmuv3)" ;;
 esac

@@ -31,7 +31,7 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-2700}
 BIG=(f@iommufd_dirty_tracking_big v@domain_dirty_128M v@domain_dirty_128M_pgsz_2M v@domain_dirty_3G_1G_iopte)
 X86_SKIP=$(printf '@-%s' "${BIG[@]^}")
 ARM64_ONLY=$(printf '@-%s' "${BIG[@]}")
-MACHINES=${MACHINES:-"x86-intel:kunit,demo,e2e,iommufd$X86_SKIP,iommufd_fail_nth x86-amd:kunit,demo,e2e arm64-smmuv3:kunit,iommufd$ARM64_ONLY,iommufd_fail_nth"}
+MACHINES=${MACHINES:-"x86-intel:kunit,demo,e2e,iommufd$X86_SKIP,iommufd_fail_nth x86-amd:kunit,demo,e2e arm64-smmuv3:kunit,e2e,iommufd$ARM64_ONLY,iommufd_fail_nth"}
 
 result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 
