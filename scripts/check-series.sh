@@ -7,14 +7,14 @@
 #               does not have (warnings compared without line numbers)
 #   modules     (SERIES_MODULES=1 only) every patch builds with iommufd
 #               and VFIO as modules (configs/x86_64-modules.config) through
-#               modpost, which
-#               fails on a symbol they use that is not exported (vmlinux is
-#               built too: "make modules" alone checks against the exports
-#               of an older vmlinux)
+#               modpost, which fails on a symbol they use that is not
+#               exported (vmlinux is built too: "make modules" alone checks
+#               against the exports of an older vmlinux)
 # x86_64's bisect build runs in the modular tree's configuration, with W=1
 # there too (with SERIES_MODULES=1 just before its vmlinux and modules: one
-# tree, each object compiled once per patch). A patch that changes a Kconfig file has the config fragments merged
-# into the trees again, so that the options it adds are built from it on.
+# tree, each object compiled once per patch). A patch that changes a
+# Kconfig file has the config fragments merged into the trees again, so
+# that the options it adds are built from it on.
 # The patches are checked out in a worktree of build/linux of their own
 # (build/series-tree) and built in build/out/series, so that build/linux and
 # the kernels built from it are left alone: scripts/test.sh boots them

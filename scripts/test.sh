@@ -30,8 +30,8 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-2700}
 # on a 2-core host; small IOPTEs over several walk steps are 128M's, a
 # bitmap of many pages 3G_1G_iopte's, several iova_bitmap windows
 # 128G_huge's) and 128M_pgsz_2M (bits larger than IOPTEs are
-# 2M_pgsz_64K's); with the three arm64 variants it took 2080 s of the
-# arm64 guest in a cold make test. Run them by hand, e.g.
+# 2M_pgsz_64K's). With 128M_pgsz_2M still on arm64, its four variants
+# took 2080 s of the arm64 guest in a cold make test. Run them by hand:
 # scripts/boot.sh arm64-smmuv3 iommufd@-v@domain_dirty_4G.
 # Kselftest filters: -f/-v select a fixture or a variant, -F/-V leave it
 # out; the first filter that names a test decides.
