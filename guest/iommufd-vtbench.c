@@ -4,9 +4,10 @@
  * bench' (part 2) on our kernel and on the stock 6.12 kernel (upstream's
  * dirty tracking, same uAPI), whose outputs scripts/bench.sh compares: QEMU's
  * dma-writer PCI device (1b36:00f0, guest/dmaw.h) behind the emulated VT-d
- * (x86-intel, second-stage A/D bits) or AMD-Vi (x86-amd, host A/D bits in
- * the v1 table), bound through its VFIO cdev to /dev/iommu, as a VMM does
- * it.
+ * (x86-intel, second-stage A/D bits), AMD-Vi (x86-amd, host A/D bits in
+ * the v1 table) or SMMUv3 (arm64-smmuv3, HTTU dirty state in stage-1
+ * descriptors of the 4 KiB granule), bound through its VFIO cdev to
+ * /dev/iommu, as a VMM does it.
  *
  * Setup: an IOAS, a HWPT allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING
  * for the device, attached. A 4 MiB buffer (two 2 MiB hugetlb pages) is
@@ -156,15 +157,17 @@ static void setup(void)
 	struct iommu_hw_info_vtd vtd;
 	char err[PATH_MAX + 256];
 	__u64 caps, i;
+	__u32 type;
 	void *buf;
 
 	if (dmaw_setup(&dev, err, sizeof(err)))
 		fail("%s", err);
-	if (hw_info(dev.iommufd, dev.dev_id, &vtd, &caps) == HW_INFO_FAILED)
+	type = hw_info(dev.iommufd, dev.dev_id, &vtd, &caps);
+	if (type == HW_INFO_FAILED)
 		die("IOMMU_GET_HW_INFO");
 	if (!(caps & IOMMU_HW_CAP_DIRTY_TRACKING))
-		fail("no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx, VT-d ecap 0x%llx)",
-		     caps, vtd.ecap_reg);
+		fail("no IOMMU_HW_CAP_DIRTY_TRACKING (capabilities 0x%llx, data type %u, VT-d ecap 0x%llx)",
+		     caps, type, vtd.ecap_reg);
 	if (vmm_ioas_alloc(dev.iommufd, &ioas_id))
 		die("IOMMU_IOAS_ALLOC");
 	if (hwpt_alloc(dev.iommufd, dev.dev_id, ioas_id,

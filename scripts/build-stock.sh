@@ -4,11 +4,13 @@
 # upstream's own IOMMU dirty tracking, configured with our fragments (minus
 # the options only our series has). Cached in build/stock and
 # build/out/stock; rebuilt incrementally.
-# Usage: scripts/build-stock.sh        -> build/out/stock/x86_64/<image>
+# Usage: scripts/build-stock.sh [ARCH]   -> build/out/stock/ARCH/<image>
+#   ARCH: x86_64 (default) | arm64
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-arch=x86_64
+arch=${1:-x86_64}
+arch_env "$arch"
 SRC=${LINUX_SRC:-/usr/src/linux-source-6.12.tar.xz}
 S=$BUILD/stock
 t0=$(now)
@@ -38,8 +40,8 @@ for f in common.config $arch.config; do
 	done <"$TOP/configs/$f" >"$S/configs/$f.new"
 	cmp -s "$S/configs/$f.new" "$S/configs/$f" && rm "$S/configs/$f.new" || mv "$S/configs/$f.new" "$S/configs/$f"
 done
-grep -h 'not in the stock kernel' "$S/configs"/*.config | sed 's/^/[build-stock] skipped: /' >&2 || true
+grep -h 'not in the stock kernel' "$S/configs/common.config" "$S/configs/$arch.config" | sed 's/^/[build-stock] skipped: /' >&2 || true
 
 HARNESS_TREE=$S/linux HARNESS_OUT=$BUILD/out/stock HARNESS_CONFIGS=$S/configs HARNESS_LOGS=$LOGS/stock \
 	"$TOP/scripts/build-kernel.sh" "$arch"
-log "stock Linux $(base_version "$S/linux") built in $(elapsed "$t0")s"
+log "stock Linux $(base_version "$S/linux") ($arch) built in $(elapsed "$t0")s"
