@@ -22,17 +22,20 @@
  * device wrote (any difference, failed DMA or failed ioctl: exit 1).
  *
  *  sparse    the device writes every 100th page of the span (1%), then one
- *            harvest; the best of 3
- *  dense     the device writes every page, then one harvest; the best of 3
+ *            harvest; the best of 5
+ *  dense     the device writes every page, then one harvest; the best of 5
  *  clean     a harvest with nothing written since the last one: the cost
- *            of the walk alone; the best of 3
+ *            of the walk alone; the best of 5
  *  mapunmap  latency of IOMMU_IOAS_MAP + IOMMU_IOAS_UNMAP of 64 KiB at
- *            64 GiB (far from the span), 200 times, in a second thread:
- *            first with the main thread idle, then while the main thread
- *            runs dense rounds (device writes every page, harvest) back to
- *            back until the 200 are done, starting with the first harvest
- *            (a note says how many began during a harvest). Worst and median of each, and
- *            the ratio of the worsts.
+ *            64 GiB (far from the span), in a second thread: 200 times
+ *            with the main thread idle, then while the main thread runs
+ *            dense rounds (device writes every page, harvest) back to back,
+ *            each sample begun during a harvest, until 200 were taken or
+ *            30 rounds ran (a kernel that blocks map and unmap for a whole
+ *            harvest gets one a round). The device does not write while a
+ *            sample runs (see mu_wait_harvest()). Worst, 99th percentile
+ *            and median of each, the ratios of the worsts and of the 99th
+ *            percentiles, and a note with the 5 slowest busy samples.
  *
  * Output, one line per case, the same cases and keys on both kernels
  * (values are plain numbers, units are in the key names):
@@ -67,11 +70,12 @@
 #define SPAN_LEN	(COPIES * BUF_SIZE)
 #define NPAGES		(SPAN_LEN / SZ_4K)		/* IOPTEs, bitmap bits */
 #define SPARSE_STEP	100
-#define REPS		3
+#define REPS		5
 #define DOORBELL_PAGES	4096
 #define MU_IOVA		(64ULL << 30)
 #define MU_LEN		SZ_64K
 #define MU_ITERS	200
+#define MU_ROUNDS	30
 
 static struct dmaw dev;
 static __u32 ioas_id, hwpt_id;
@@ -223,33 +227,53 @@ static void clean(void)
 	fflush(stdout);
 }
 
-/* mapunmap: the measuring thread and what it shares with the main one */
+/*
+ * mapunmap: the measuring thread and what it shares with the main one.
+ * While busy, every sample begins during a harvest, and the device does no
+ * DMA while a sample runs: its doorbells hold QEMU's global lock, which the
+ * IOMMU's invalidations of an unmap also need (QEMU is not fair with that
+ * lock: on arm64 a waiting vCPU could be kept out for a whole round of
+ * doorbells). The main thread, after a harvest, waits for the sample in
+ * flight to end before the device writes again.
+ */
 static void *mu_buf;
 static double mu_lat[MU_ITERS];
-static int mu_during;		/* samples begun while a harvest ran */
-static volatile int mu_done, in_harvest;
+static int mu_n;		/* samples taken */
+static int mu_done, mu_stop, in_harvest, mu_in_sample;
 static int mu_errno;
+
+/* busy: wait for a harvest and claim it for a sample; false to stop */
+static bool mu_wait_harvest(void)
+{
+	for (;;) {
+		while (!__atomic_load_n(&in_harvest, __ATOMIC_SEQ_CST))
+			if (__atomic_load_n(&mu_stop, __ATOMIC_SEQ_CST))
+				return false;
+		__atomic_store_n(&mu_in_sample, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&in_harvest, __ATOMIC_SEQ_CST))
+			return true;
+		__atomic_store_n(&mu_in_sample, 0, __ATOMIC_SEQ_CST);
+	}
+}
 
 static void *mu_thread(void *arg)
 {
-	int i;
+	for (mu_n = 0; mu_n < MU_ITERS; mu_n++) {
+		double t0;
 
-	/* busy: start with the first harvest, not while the device writes */
-	while (arg && !__atomic_load_n(&in_harvest, __ATOMIC_RELAXED))
-		;
-	for (i = 0; i < MU_ITERS; i++) {
-		double t0 = now_us();
-
-		if (__atomic_load_n(&in_harvest, __ATOMIC_RELAXED))
-			mu_during++;
+		if (arg && !mu_wait_harvest())
+			break;
+		t0 = now_us();
 		if (vmm_map(dev.iommufd, ioas_id, mu_buf, MU_IOVA, MU_LEN) ||
 		    vmm_unmap(dev.iommufd, ioas_id, MU_IOVA, MU_LEN)) {
 			mu_errno = errno;
 			break;
 		}
-		mu_lat[i] = now_us() - t0;
+		mu_lat[mu_n] = now_us() - t0;
+		__atomic_store_n(&mu_in_sample, 0, __ATOMIC_SEQ_CST);
 	}
-	__atomic_store_n(&mu_done, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&mu_in_sample, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&mu_done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -260,49 +284,65 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Run the thread; @busy: dense rounds meanwhile. Worst and median, in us */
-static void mu_run(bool busy, double *worst, double *median, int *rounds)
+/*
+ * Run the thread; @busy: dense rounds meanwhile, at most MU_ROUNDS (a
+ * kernel that blocks map and unmap for a whole harvest gets one sample a
+ * round). Worst, 99th percentile and median, in us, of the samples taken.
+ */
+static void mu_run(bool busy, double *worst, double *p99, double *median,
+		   int *rounds)
 {
 	pthread_t th;
 
 	mu_done = 0;
-	mu_during = 0;
+	mu_stop = 0;
 	*rounds = 0;
 	if (pthread_create(&th, NULL, mu_thread, busy ? &th : NULL))
 		fail("pthread_create");
-	while (busy && !__atomic_load_n(&mu_done, __ATOMIC_ACQUIRE)) {
+	while (busy && !__atomic_load_n(&mu_done, __ATOMIC_SEQ_CST) &&
+	       *rounds < MU_ROUNDS) {
 		dirty(1);
-		__atomic_store_n(&in_harvest, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&in_harvest, 1, __ATOMIC_SEQ_CST);
 		harvest(1);
-		__atomic_store_n(&in_harvest, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&in_harvest, 0, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&mu_in_sample, __ATOMIC_SEQ_CST))
+			;
 		++*rounds;
 	}
+	__atomic_store_n(&mu_stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(th, NULL);
 	if (mu_errno) {
 		errno = mu_errno;
 		die("IOMMU_IOAS_MAP/UNMAP of 64 KiB at 64 GiB");
 	}
-	qsort(mu_lat, MU_ITERS, sizeof(mu_lat[0]), cmp_double);
-	*worst = mu_lat[MU_ITERS - 1];
-	*median = (mu_lat[MU_ITERS / 2 - 1] + mu_lat[MU_ITERS / 2]) / 2;
+	if (!mu_n)
+		fail("mapunmap: no sample taken");
+	qsort(mu_lat, mu_n, sizeof(mu_lat[0]), cmp_double);
+	*worst = mu_lat[mu_n - 1];
+	*p99 = mu_lat[(mu_n * 99 + 99) / 100 - 1];
+	*median = (mu_lat[(mu_n - 1) / 2] + mu_lat[mu_n / 2]) / 2;
 }
 
 static void mapunmap(void)
 {
-	double iw, im, bw, bm;
-	int rounds;
+	double iw, im, ip, bw, bm, bp;
+	int rounds, i, idle_n;
 
 	mu_buf = mmap(NULL, MU_LEN, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mu_buf == MAP_FAILED)
 		die("mmap");
 	memset(mu_buf, 0x5a, MU_LEN);
-	mu_run(false, &iw, &im, &rounds);
-	mu_run(true, &bw, &bm, &rounds);
-	printf("vtbench: mapunmap idle_worst_us=%.0f idle_median_us=%.0f busy_worst_us=%.0f busy_median_us=%.0f worst_ratio=%.2f\n",
-	       iw, im, bw, bm, bw / iw);
-	printf("vtbench-note: mapunmap: %d dense rounds (write every page, harvest) ran during the %d busy map+unmap; %d of those began during a harvest\n",
-	       rounds, MU_ITERS, mu_during);
+	mu_run(false, &iw, &ip, &im, &rounds);
+	idle_n = mu_n;
+	mu_run(true, &bw, &bp, &bm, &rounds);
+	printf("vtbench: mapunmap idle_worst_us=%.0f idle_p99_us=%.0f idle_median_us=%.0f busy_worst_us=%.0f busy_p99_us=%.0f busy_median_us=%.0f worst_ratio=%.2f p99_ratio=%.2f\n",
+	       iw, ip, im, bw, bp, bm, bw / iw, bp / ip);
+	printf("vtbench-note: mapunmap: %d idle samples; %d busy ones, each begun during a harvest, over %d dense rounds (write every page, harvest); the 5 slowest busy (us):",
+	       idle_n, mu_n, rounds);
+	for (i = 1; i <= 5 && i <= mu_n; i++)
+		printf(" %.0f", mu_lat[mu_n - i]);
+	printf("\n");
 	fflush(stdout);
 }
 
