@@ -30,12 +30,14 @@
  *            64 GiB (far from the span), in a second thread: 200 times
  *            with the main thread idle, then while the main thread runs
  *            dense rounds (device writes every page, harvest) back to back,
- *            each sample begun during a harvest, until 200 were taken or
- *            30 rounds ran (a kernel that blocks map and unmap for a whole
- *            harvest gets one a round). The device does not write while a
- *            sample runs (see mu_wait_harvest()). Worst, 99th percentile
- *            and median of each, the ratios of the worsts and of the 99th
- *            percentiles, and a note with the 5 slowest busy samples.
+ *            each sample begun while an IOMMU_HWPT_GET_DIRTY_BITMAP runs,
+ *            until 200 were taken or 30 rounds ran (a kernel that blocks
+ *            map and unmap for a whole harvest gets one a round). The
+ *            device does not write while a sample runs (see
+ *            mu_wait_harvest()). The number of samples, worst, 99th
+ *            percentile (nearest rank: with fewer than 100 samples, the
+ *            worst) and median of each, the ratios of the worsts and of the
+ *            99th percentiles, and a note with the 5 slowest busy samples.
  *
  * Output, one line per case, the same cases and keys on both kernels
  * (values are plain numbers, units are in the key names):
@@ -79,6 +81,8 @@
 
 static struct dmaw dev;
 static __u32 ioas_id, hwpt_id;
+/* Set while IOMMU_HWPT_GET_DIRTY_BITMAP runs (mapunmap's busy samples) */
+static int in_harvest;
 static __u64 *bitmap;
 static __u64 value = 0xd1a7000000000000ULL;
 
@@ -131,9 +135,11 @@ static double harvest_flags(__u64 step, __u32 flags)
 
 	memset(bitmap, 0, bitmap_bytes(NPAGES));
 	t0 = now_us();
+	__atomic_store_n(&in_harvest, 1, __ATOMIC_SEQ_CST);
 	if (vmm_harvest(dev.iommufd, hwpt_id, SPAN_IOVA, SPAN_LEN, SZ_4K,
 			bitmap, flags))
 		die("IOMMU_HWPT_GET_DIRTY_BITMAP");
+	__atomic_store_n(&in_harvest, 0, __ATOMIC_SEQ_CST);
 	t = now_us() - t0;
 	for (i = 0; i < NPAGES; i++) {
 		bool want = step && i % step == 0;
@@ -239,7 +245,7 @@ static void clean(void)
 static void *mu_buf;
 static double mu_lat[MU_ITERS];
 static int mu_n;		/* samples taken */
-static int mu_done, mu_stop, in_harvest, mu_in_sample;
+static int mu_done, mu_stop, mu_in_sample;
 static int mu_errno;
 
 /* busy: wait for a harvest and claim it for a sample; false to stop */
@@ -302,9 +308,8 @@ static void mu_run(bool busy, double *worst, double *p99, double *median,
 	while (busy && !__atomic_load_n(&mu_done, __ATOMIC_SEQ_CST) &&
 	       *rounds < MU_ROUNDS) {
 		dirty(1);
-		__atomic_store_n(&in_harvest, 1, __ATOMIC_SEQ_CST);
 		harvest(1);
-		__atomic_store_n(&in_harvest, 0, __ATOMIC_SEQ_CST);
+		/* in_harvest is clear: no sample begins before the next one */
 		while (__atomic_load_n(&mu_in_sample, __ATOMIC_SEQ_CST))
 			;
 		++*rounds;
@@ -336,10 +341,10 @@ static void mapunmap(void)
 	mu_run(false, &iw, &ip, &im, &rounds);
 	idle_n = mu_n;
 	mu_run(true, &bw, &bp, &bm, &rounds);
-	printf("vtbench: mapunmap idle_worst_us=%.0f idle_p99_us=%.0f idle_median_us=%.0f busy_worst_us=%.0f busy_p99_us=%.0f busy_median_us=%.0f worst_ratio=%.2f p99_ratio=%.2f\n",
-	       iw, ip, im, bw, bp, bm, bw / iw, bp / ip);
-	printf("vtbench-note: mapunmap: %d idle samples; %d busy ones, each begun during a harvest, over %d dense rounds (write every page, harvest); the 5 slowest busy (us):",
-	       idle_n, mu_n, rounds);
+	printf("vtbench: mapunmap idle_n=%d idle_worst_us=%.0f idle_p99_us=%.0f idle_median_us=%.0f busy_n=%d busy_worst_us=%.0f busy_p99_us=%.0f busy_median_us=%.0f worst_ratio=%.2f p99_ratio=%.2f\n",
+	       idle_n, iw, ip, im, mu_n, bw, bp, bm, bw / iw, bp / ip);
+	printf("vtbench-note: mapunmap: %d busy samples, each begun during a harvest ioctl, over %d dense rounds (write every page, harvest); the 5 slowest (us):",
+	       mu_n, rounds);
 	for (i = 1; i <= 5 && i <= mu_n; i++)
 		printf(" %.0f", mu_lat[mu_n - i]);
 	printf("\n");
