@@ -126,7 +126,8 @@ stage prune-audit audit
 # passed before) and judge its log
 BOOT_CACHE=$BUILD/cache/boot
 boot() {
-	local machine=$1 suites=$2 arch=$3 key log=$LOGS/boot-$machine.log res
+	local machine=$1 suites=$2 arch=$3 key log res
+	log=$LOGS/boot-$machine.log
 	arch_env "$arch"
 	key=$(cat "$KOUT/$KIMAGE" "$BUILD/guest/$arch/initramfs.cpio" \
 		"$QEMU_BIN"/qemu-system-* \
@@ -150,23 +151,25 @@ boot() {
 	rm -f "$res"
 }
 
-# arch_job ARCH NICE: build its kernel and guest at that nice level, boot
-# its machines
-arch_job() {
-	local arch=$1 n=$2 m machine suites ok=1
-	if stage "build $arch" nice -n "$n" scripts/build-kernel.sh "$arch"; then
-		result PASS build "$arch kernel"
-		stage "guest $arch" nice -n "$n" scripts/build-guest.sh "$arch" ||
-			{ result FAIL build "$arch guest"; ok=; }
-	else
-		result FAIL build "$arch kernel"
-		ok=
-	fi
-	[ -z "$ok" ] || wait_qemu || ok=
+# Boots are claimed, one machine at a time (mkdir is atomic): each arch job
+# boots its own machines, then those of the other arch that are still
+# unclaimed once that arch is built. The x86 kernel is ready before the
+# arm64 boot ends, and x86-intel's boot is the longest, so the arm64 job
+# then takes x86-amd instead of leaving it to run after x86-intel.
+CLAIMS=$BUILD/cache/claims
+rm -rf "$CLAIMS" && mkdir -p "$CLAIMS"
+arch_of() { case $1 in arm64*) echo arm64 ;; *) echo x86_64 ;; esac; }
+
+# boot_arch ARCH: boot the machines of ARCH that no job claimed yet, once
+# ARCH's job has said whether its kernel, guest and QEMU are ready
+boot_arch() {
+	local arch=$1 m machine suites
+	while [ ! -s "$CLAIMS/ready-$arch" ]; do sleep 2; done
 	for m in $MACHINES; do
 		machine=${m%%:*} suites=${m#*:}
-		case $machine in arm64*) [ "$arch" = arm64 ] ;; *) [ "$arch" = x86_64 ] ;; esac || continue
-		if [ -n "$ok" ]; then
+		[ "$(arch_of "$machine")" = "$arch" ] || continue
+		mkdir "$CLAIMS/$machine" 2>/dev/null || continue
+		if [ "$(cat "$CLAIMS/ready-$arch")" = ok ]; then
 			boot "$machine" "$suites" "$arch"
 		else
 			result FAIL "$machine" "not booted: the $arch or QEMU build failed"
@@ -174,10 +177,28 @@ arch_job() {
 	done
 }
 
-# The two kernels build beside QEMU at full priority: the x86 boots (two
-# machines) and the arm64 boot take about as long, so either chain may end
-# last. The series checks take what is left, and then the machine when the
-# last boots run.
+# arch_job ARCH NICE: build its kernel and guest at that nice level, boot
+# its machines, then help with the other arch's
+arch_job() {
+	local arch=$1 n=$2 ok=ok other=x86_64
+	[ "$arch" != x86_64 ] || other=arm64
+	if stage "build $arch" nice -n "$n" scripts/build-kernel.sh "$arch"; then
+		result PASS build "$arch kernel"
+		stage "guest $arch" nice -n "$n" scripts/build-guest.sh "$arch" ||
+			{ result FAIL build "$arch guest"; ok=fail; }
+	else
+		result FAIL build "$arch kernel"
+		ok=fail
+	fi
+	[ "$ok" != ok ] || wait_qemu || ok=fail
+	echo "$ok" >"$CLAIMS/ready-$arch"
+	boot_arch "$arch"
+	boot_arch "$other"
+}
+
+# The two kernels build beside QEMU at full priority, then the boots run,
+# two at a time. The series checks take what is left, and then the machine
+# when the last boots run.
 stage "series checks" nice -n 19 scripts/check-series.sh "$RESULTS" &
 arch_job x86_64 0 &
 arch_job arm64 0 &
