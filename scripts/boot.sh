@@ -4,7 +4,8 @@
 # dma-writer DMA test device (qemu/patches/), for guest/iommufd-e2e.c. Fails
 # only if QEMU cannot start or the guest does not finish in time;
 # parse-log.py judges the log.
-# Usage: scripts/boot.sh MACHINE SUITES [TIMEOUT_SECONDS]
+# Usage: scripts/boot.sh MACHINE SUITES [TIMEOUT_SECONDS]   (env: BOOT_STAMP=1
+#   prints the guest's uptime after each test result: guest/init)
 #   MACHINE: x86-intel | x86-amd | arm64-smmuv3    SUITES: comma-separated
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -57,7 +58,7 @@ rc=0
 timeout --foreground -k 10 "$tmo" "${qemu[@]}" -accel tcg -smp 2 -m "$mem" \
 	-nographic -no-reboot -monitor none -serial stdio \
 	-kernel "$kernel" -initrd "$initrd" -nic none -device edu \
-	-append "$cmdline panic=-1 guest.iommu=$iommu guest.suites=$suites guest.hugepages=160 hugepagesz=1G hugepages=1" \
+	-append "$cmdline panic=-1 guest.iommu=$iommu guest.suites=$suites guest.hugepages=160 hugepagesz=1G hugepages=1${BOOT_STAMP:+ guest.stamp=$BOOT_STAMP}" \
 	</dev/null >"$out" 2>&1 || rc=$?
 if [ "$rc" = 124 ]; then
 	log "$machine: guest did not finish within ${tmo}s"

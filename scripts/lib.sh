@@ -9,6 +9,8 @@ TREE=${HARNESS_TREE:-$BUILD/linux}
 OUT=${HARNESS_OUT:-$BUILD/out}
 LOGS=${HARNESS_LOGS:-$BUILD/logs}
 JOBS=${JOBS:-$(nproc)}
+# Timings are printed and parsed with a decimal point, whatever the locale
+export LC_NUMERIC=C
 export CCACHE_DIR=${CCACHE_DIR:-$BUILD/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 # Stable timestamps and identity so ccache hits across rebuilds.

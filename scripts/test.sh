@@ -45,13 +45,32 @@ MACHINES=${MACHINES:-"x86-intel:kunit,demo,e2e,iommufd$X86_SKIP,iommufd_fail_nth
 
 result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 
-# stage NAME CMD...: run CMD, time it; a failing stage is a failed result
+# cpu: CPU = the CPU seconds (user + system) of the children this shell
+# waited for ('times' must run in this shell, not in a $(...) subshell).
+# A stage's CPU is that of the children reaped while it ran: a background
+# job of the same shell that ends meanwhile would be counted too, so the
+# stages of one shell do not overlap its background jobs' ends (the main
+# shell's stages, deps to prune-audit, end before QEMU's build).
+cpu() {
+	local f
+	f=$(mktemp)
+	times >"$f"
+	CPU=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } print n }' "$f")
+	rm -f "$f"
+}
+
+# stage NAME CMD...: run CMD, time it (wall clock and CPU); a failing stage
+# is a failed result
 stage() {
-	local name=$1 t0 rc=0; shift
+	local name=$1 t0 c0 rc=0; shift
 	t0=$(now)
+	cpu
+	c0=$CPU
 	log "== $name"
 	"$@" || rc=$?
-	printf '%-28s %7ss   at %6ss\n' "$name" "$(elapsed "$t0")" "$(elapsed "$T0" "$t0")" >>"$TIMINGS"
+	cpu
+	printf '%-28s %7ss   at %6ss   cpu %6.0fs\n' "$name" "$(elapsed "$t0")" "$(elapsed "$T0" "$t0")" \
+		"$(awk -v a="$c0" -v b="$CPU" 'BEGIN { print b - a }')" >>"$TIMINGS"
 	[ $rc = 0 ] || result FAIL stage "$name (exit $rc)"
 	return $rc
 }
@@ -132,7 +151,8 @@ boot() {
 	key=$(cat "$KOUT/$KIMAGE" "$BUILD/guest/$arch/initramfs.cpio" \
 		"$QEMU_BIN"/qemu-system-* \
 		scripts/boot.sh scripts/parse-log.py guest/init | sha1sum | cut -c1-16)
-	key=$BOOT_CACHE/$machine-$key-$(echo "$suites $BOOT_TIMEOUT" | sha1sum | cut -c1-16).log
+	# (BOOT_STAMP: a stamped log is not the same log)
+	key=$BOOT_CACHE/$machine-$key-$(echo "$suites $BOOT_TIMEOUT ${BOOT_STAMP:-}" | sha1sum | cut -c1-16).log
 	res=$(mktemp)
 	if [ "${FRESH:-0}" = 0 ] && [ -f "$key" ]; then
 		log "boot $machine: same kernel, initramfs, QEMU and suites as a boot that passed: judging its log again ($key)"
