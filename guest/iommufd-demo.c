@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What the kernel offers a VMM through /dev/iommu, shaped like a VMM
- * migrating a VM with an assigned device, on each device this guest has:
+ * migrating a VM with an assigned device, on each device this guest has
+ * (or those named: iommufd-demo [mock] [dma-writer]):
  *
- *   mock        iommufd's mock device (CONFIG_IOMMUFD_TEST), always;
+ *   mock        iommufd's mock device (CONFIG_IOMMUFD_TEST);
  *   dma-writer  QEMU's dma-writer PCI device (guest/dmaw.h) behind the
  *               machine's IOMMU, through its VFIO cdev, when guest/init
  *               bound one to vfio-pci (x86-intel: the emulated VT-d, whose
  *               second-stage dirty bits our QEMU sets; x86-amd: the
- *               emulated AMD-Vi, whose host dirty bits it sets).
+ *               emulated AMD-Vi, whose host dirty bits it sets;
+ *               arm64-smmuv3: the emulated SMMUv3 with HTTU, which sets
+ *               the dirty state of stage-1 descriptors).
  *
  * On each: probe the device's dirty-tracking capability, allocate a
  * dirty-tracking HWPT, attach the device, map 256 MiB of guest RAM, check
@@ -533,7 +536,18 @@ out_close:
 		print_table(d);
 }
 
-int main(void)
+/* Whether the command line asks for the demo on @name (none named: each) */
+static bool wanted(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return argc == 1;
+}
+
+int main(int argc, char **argv)
 {
 	struct demo mock = {
 		.name = "mock",
@@ -546,18 +560,35 @@ int main(void)
 		.hugetlb = true,
 		.iova = DMAW_RAM_IOVA,
 	};
+	/* devices named on the command line must be there */
+	bool named = argc > 1;
 	char path[PATH_MAX];
+	int i;
 
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], mock.name) && strcmp(argv[i], dev.name)) {
+			fprintf(stderr, "usage: %s [mock] [dma-writer]\n", argv[0]);
+			return 2;
+		}
+	}
 	printf("TAP version 13\n");
-	printf("# On iommufd's mock device\n");
-	demo(&mock);
-	if (dmaw_cdev(path, sizeof(path))) {
-		printf("# No dma-writer PCI device (our QEMU's -device dma-writer)\n"
-		       "# bound to vfio-pci: on the mock device only\n");
-	} else {
-		printf("# On QEMU's dma-writer PCI device through VFIO (%s), DMA through the machine's IOMMU\n",
-		       path);
-		demo(&dev);
+	if (wanted(argc, argv, mock.name)) {
+		printf("# On iommufd's mock device\n");
+		demo(&mock);
+	}
+	if (wanted(argc, argv, dev.name)) {
+		if (!dmaw_cdev(path, sizeof(path))) {
+			printf("# On QEMU's dma-writer PCI device through VFIO (%s), DMA through the machine's IOMMU\n",
+			       path);
+			demo(&dev);
+		} else if (named) {
+			errno = 0;
+			report(&dev, false,
+			       "no dma-writer PCI device (our QEMU's -device dma-writer) bound to vfio-pci");
+		} else {
+			printf("# No dma-writer PCI device (our QEMU's -device dma-writer)\n"
+			       "# bound to vfio-pci: on the mock device only\n");
+		}
 	}
 	printf("1..%d\n", step);
 	return failed;
