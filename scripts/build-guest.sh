@@ -21,7 +21,12 @@ HDR=$KOUT/usr/include
 
 # The selftests include drivers/iommu/iommufd/iommufd_test.h from the tree.
 log "building iommu selftests ($arch)"
-# -B: the tests include headers from the tree that make does not track
+# -B: the tests include headers from the tree that make does not track.
+# IOMMU_TEST_TIMEOUT: the longer tests' timeout, 30 s (the kselftest
+# harness's default) unless set; TCG with KASAN is one to two orders of
+# magnitude slower than hardware. CFLAGS from the environment: the
+# Makefile adds to it.
+CFLAGS="-DIOMMU_TEST_TIMEOUT=300" \
 make -B -C "$TREE/tools/testing/selftests/iommu" -s OUTPUT="$G/selftests" \
 	CC="ccache ${CROSS}gcc" KHDR_INCLUDES="-I$HDR" LDFLAGS=-static \
 	>"$LOGS/selftests-$arch.log" 2>&1 ||
@@ -53,7 +58,8 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,tests}
 cp "$bb" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$TOP/guest/init" "$root/init"
-cp "$G"/selftests/iommufd "$G"/selftests/iommufd_fail_nth "$G"/demo/* "$root/tests/"
+cp "$G"/selftests/iommufd "$G"/selftests/iommufd_dirty_big \
+	"$G"/selftests/iommufd_fail_nth "$G"/demo/* "$root/tests/"
 # The same files give the same initramfs (scripts/test.sh caches boots)
 find "$root" -exec touch -h -d @0 {} +
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible -R 0:0 >"$G/initramfs.cpio")
