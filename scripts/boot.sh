@@ -18,8 +18,12 @@ mem=4G
 case $machine in
 x86-intel)
 	arch=x86_64; iommu=intel
+	# device-iotlb: ATS (device TLBs; DMAR ATSR) for the dma-writer, a PCIe
+	# endpoint with an ATS capability behind a root port, so that the
+	# device-TLB invalidations of the driver (dirty tracking's included) run
 	qemu=(qemu-system-x86_64 -M q35,kernel-irqchip=split -cpu max
-		-device intel-iommu,intremap=on,x-scalable-mode=on,x-ssads=on -device dma-writer)
+		-device intel-iommu,intremap=on,x-scalable-mode=on,x-ssads=on,device-iotlb=on
+		-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1 -device dma-writer,bus=rp0,ats=on)
 	cmdline="console=ttyS0 intel_iommu=on,sm_on" ;;
 x86-amd)
 	arch=x86_64; iommu=amd

@@ -28,7 +28,7 @@ CONFIGURE=(--python=/usr/bin/python3 --disable-download --disable-install-blobs
 	--enable-tcg --enable-fdt=system --disable-docs --disable-werror --disable-debug-info
 	--prefix="$PREFIX")
 # what scripts/boot.sh asks of each binary: machines, then -device names
-NEED_x86_64=(q35 intel-iommu amd-iommu edu dma-writer)
+NEED_x86_64=(q35 intel-iommu amd-iommu edu dma-writer pcie-root-port)
 NEED_aarch64=(virt edu dma-writer)
 
 patches=("$TOP"/qemu/patches/*.patch)

@@ -13,6 +13,8 @@ CONFIG_PARALLEL=y
 # Debian's QEMU, moves to ours with issue 8)
 CONFIG_VTD=y
 CONFIG_AMD_IOMMU=y
+# a PCIe root port, for the dma-writer with ATS behind the VT-d (x86-intel)
+CONFIG_PCIE_PORT=y
 # DMA test devices: QEMU's edu, our dma-writer (qemu/patches/)
 CONFIG_EDU=y
 CONFIG_DMA_WRITER=y
