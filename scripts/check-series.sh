@@ -15,6 +15,8 @@
 # tree, each object compiled once per patch). A patch that changes a
 # Kconfig file has the config fragments merged into the trees again, so
 # that the options it adds are built from it on.
+# A patch that changes no file a kernel build reads (only tools/,
+# Documentation/, MAINTAINERS) is not built again: it builds as its parent.
 # The patches are checked out in a worktree of build/linux of their own
 # (build/series-tree) and built in build/out/series, so that build/linux and
 # the kernels built from it are left alone: scripts/test.sh boots them
@@ -206,6 +208,16 @@ for c in $(git -C "$main" rev-list --reverse base.."$head"); do
 		fi
 	done
 	[ ${#x86[@]} != 0 ] || [ -n "$arm64" ] || continue
+	# A patch that changes only what no kernel build reads (selftests,
+	# Documentation/, MAINTAINERS) builds as its parent did
+	if ! git -C "$main" diff-tree --no-commit-id --name-only -r "$c" |
+		grep -qvE '^(tools/|Documentation/|MAINTAINERS$)'; then
+		for b in "${x86[@]}" ${arm64:+arm64}; do
+			pass "$(checkkey "$b" "$c")" "$(case $b in modules) echo modules ;; *) echo "bisect-$b" ;; esac)" \
+				"$subj (no file a kernel build reads changed)"
+		done
+		continue
+	fi
 	prepare
 	git -C "$wt" checkout -q "$c"
 	if git -C "$wt" diff-tree --no-commit-id --name-only -r "$c" | grep -q 'Kconfig'; then
