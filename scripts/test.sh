@@ -109,7 +109,7 @@ stage deps scripts/deps.sh
 QEMU_STATUS=$BUILD/qemu.status
 rm -f "$QEMU_STATUS"
 qemu_job() {
-	if stage "qemu" nice -n 10 scripts/build-qemu.sh >/dev/null; then
+	if stage "qemu" scripts/build-qemu.sh >/dev/null; then
 		result PASS build "QEMU $("$QEMU_BIN"/qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }') + $QEMU_PATCHES patches (qemu/patches)"
 		echo ok >"$QEMU_STATUS"
 	else
@@ -227,14 +227,13 @@ arch_job() {
 	boot_arch "$other"
 }
 
-# The series checks are a chain of small builds, one patch after the
-# other, that mostly keep one core busy: they run at full priority from
-# the start, and the two kernels and QEMU, whose builds use every core
-# they get, build at nice 10 in what is left, then the boots run, two at
-# a time. Starved until the builds ended (nice 19 or 10), the series
-# checks were the last 10-15 minutes of a cold run, alone on the machine.
-stage "series checks" scripts/check-series.sh "$RESULTS" &
-arch_job x86_64 10 &
-arch_job arm64 10 &
+# The two kernels build beside QEMU at full priority, then the boots run,
+# two at a time. The series checks run beside them at nice 10 (about a
+# tenth of the CPU while they compete), and then take the machine when the
+# last boots end: a chain of small builds that mostly use one core, which
+# at nice 19 (starved until then) was the last 10 minutes of a cold run.
+stage "series checks" nice -n 10 scripts/check-series.sh "$RESULTS" &
+arch_job x86_64 0 &
+arch_job arm64 0 &
 wait
 ! grep -q "^FAIL" "$RESULTS"
