@@ -17,16 +17,20 @@
 # that the options it adds are built from it on.
 # A patch that changes no file a kernel build reads (only tools/,
 # Documentation/, MAINTAINERS) is not built again: it builds as its parent.
-# The patches are checked out in a worktree of build/linux of their own
-# (build/series-tree) and built in build/out/series, so that build/linux and
-# the kernels built from it are left alone: scripts/test.sh boots them
-# meanwhile. A check that passed is not run again on the same inputs (the
+# The patches are checked out in worktrees of build/linux of their own, one
+# per arch (build/series-tree-ARCH), and built in build/out/series, so that
+# build/linux and the kernels built from it are left alone: scripts/test.sh
+# boots them meanwhile. Each arch prepares its tree (configuration and the
+# cold baseline build of the pruned base, at the caller's priority), then
+# walks the patches at its own pace, at SERIES_CHAIN_NICE (scripts/test.sh:
+# 19, so that the walks fill what the boots leave idle). A check that passed is not run again on the same inputs (the
 # patch, or the commit and configs, and this script): its result is reported
 # from build/cache/series, marked "(cached)". FRESH=1 runs everything.
 # The modules check is off by default: it needs a cold build of a second x86
 # kernel (about 1200 objects), the longest part of the series checks, which
 # end a cold make test; SERIES_MODULES=1 turns it on.
-# Usage: scripts/check-series.sh RESULTS     (env: FRESH, SERIES_MODULES)
+# Usage: scripts/check-series.sh RESULTS
+#        (env: FRESH, SERIES_MODULES, SERIES_CHAIN_NICE)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -90,52 +94,59 @@ for p in "$TOP"/series/[0-9][0-9][0-9][0-9]-*.patch; do
 done
 
 # --- every patch builds, with no new W=1 / sparse warnings -------------------
-wt=$BUILD/series-tree
-export HARNESS_TREE=$wt HARNESS_OUT=$BUILD/out/series
+# Each arch walks the series in a worktree of build/linux of its own
+# (build/series-tree-ARCH), built in build/out/series, at its own pace
+export HARNESS_OUT=$BUILD/out/series
 # The tree (build-kernel.sh ARCH) of each arch's W=1/sparse builds
 declare -A tree=([x86_64]=x86_64-modules [arm64]=arm64)
+wtree() { echo "$BUILD/series-tree-$1"; }
+# bkernel ARCH ARGS...: build-kernel.sh in ARCH's worktree (its logs apart
+# from those of the kernels scripts/test.sh builds meanwhile)
+bkernel() {
+	HARNESS_TREE=$(wtree "$1") HARNESS_LOGS=$LOGS/series "$TOP/scripts/build-kernel.sh" "${tree[$1]}" "${@:2}"
+}
+# the per-patch chains' nice level (SERIES_CHAIN_NICE); their preparation,
+# cold builds that take both cores, runs at the caller's
+chain_nice=${SERIES_CHAIN_NICE:-0}
 
 # normalize: "file: warning: message" without line and column numbers
 warnings() { grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' "$1" |
 	sed -E 's/:[0-9]+:[0-9]+: /: /' | LC_ALL=C sort -u || true; }
 
-# prepare: the worktree, the modular build of the tip and the baselines;
-# done before the first check that is not cached
-prepared=
+# prepare ARCH: its worktree, its tree's configuration (with
+# SERIES_MODULES=1 the modular build of the tip) and the baseline of the
+# pruned base; done before its first check that is not cached
 prepare() {
-	[ -z "$prepared" ] || return 0
-	prepared=1
+	local arch=$1 wt basew t0
+	wt=$(wtree "$arch")
 	if ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
 	   [ "$(cd "$wt" && realpath "$(git rev-parse --git-common-dir)")" != "$(realpath "$main/.git")" ]; then
 		rm -rf "$wt"
-		git -C "$main" worktree prune
-		log "worktree for the per-patch builds: $wt"
+		log "$arch: worktree for the per-patch builds: $wt"
 		git -C "$main" worktree add -q --detach "$wt" "$head"
 	fi
-	TREE=$wt OUT=$HARNESS_OUT
-
-	# The modular config is configured, and built (W=1, as the per-patch
-	# builds), on the tip; older patches then build in it incrementally
 	git -C "$wt" checkout -q --detach "$head"
-	if [ "$modules" = 1 ]; then
-		"$TOP/scripts/build-kernel.sh" x86_64-modules W=1 modules ||
-			result FAIL modules "the tip does not build: see $LOGS/build-x86_64-modules.log"
+	if [ "$arch" != x86_64 ]; then
+		bkernel "$arch" config
+	elif [ "$modules" = 1 ]; then
+		# The modular config is configured, and built (W=1, as the
+		# per-patch builds), on the tip; older patches then build in it
+		# incrementally
+		bkernel "$arch" W=1 modules ||
+			result FAIL modules "the tip does not build: see $LOGS/series/build-x86_64-modules.log"
 	else
-		"$TOP/scripts/build-kernel.sh" x86_64-modules config
+		bkernel "$arch" config
 	fi
-	"$TOP/scripts/build-kernel.sh" arm64 config
 
 	git -C "$wt" checkout -q base
-	for arch in "${ARCHES[@]}"; do
-		basew=$BUILD/base-warnings-$arch.txt
-		[ "$(head -n1 "$basew" 2>/dev/null)" != "# ${cfgkey[$arch]}" ] || continue
-		log "W=1 + sparse baseline of drivers/iommu on the pruned base ($arch)"
-		t0=$(now)
-		kmake "${tree[$arch]}" W=1 C=2 drivers/iommu/ >"$LOGS/base-w1-$arch.log" 2>&1 ||
-			die "pruned base does not build drivers/iommu for $arch: see $LOGS/base-w1-$arch.log"
-		{ echo "# ${cfgkey[$arch]}"; warnings "$LOGS/base-w1-$arch.log"; } >"$basew"
-		log "baseline: $(($(wc -l <"$basew") - 1)) distinct warnings ($(elapsed "$t0")s)"
-	done
+	basew=$BUILD/base-warnings-$arch.txt
+	[ "$(head -n1 "$basew" 2>/dev/null)" != "# ${cfgkey[$arch]}" ] || return 0
+	log "W=1 + sparse baseline of drivers/iommu on the pruned base ($arch)"
+	t0=$(now)
+	kmake "${tree[$arch]}" W=1 C=2 drivers/iommu/ >"$LOGS/base-w1-$arch.log" 2>&1 ||
+		die "pruned base does not build drivers/iommu for $arch: see $LOGS/base-w1-$arch.log"
+	{ echo "# ${cfgkey[$arch]}"; warnings "$LOGS/base-w1-$arch.log"; } >"$basew"
+	log "baseline ($arch): $(($(wc -l <"$basew") - 1)) distinct warnings ($(elapsed "$t0")s)"
 }
 
 frags() { cat "$TOP"/configs/common.config "$TOP/configs/$1.config"; }
@@ -153,7 +164,7 @@ checkkey() {
 	esac
 }
 # check_bisect ARCH KEY SUBJECT: the W=1/sparse build of the patch checked
-# out in the worktree
+# out in ARCH's worktree
 check_bisect() {
 	local arch=$1 t0 out=$LOGS/bisect-$1.log new
 	t0=$(now)
@@ -170,7 +181,7 @@ check_bisect() {
 	fi
 }
 # check_modules KEY SUBJECT: vmlinux and the modules of the patch checked
-# out in the worktree (W=1, as its bisect build in the same tree)
+# out in x86_64's worktree (W=1, as its bisect build in the same tree)
 check_modules() {
 	local t0 out=$LOGS/bisect-modules.log
 	t0=$(now)
@@ -181,58 +192,70 @@ check_modules() {
 		result FAIL modules "$2: $(grep -m1 -E 'ERROR|error' "$out")"
 	fi
 }
-# check_x86 TODO...: x86_64's checks to do, one after the other in its tree
-check_x86() {
-	local b
-	for b in "$@"; do
-		case $b in
-		modules) check_modules "$(checkkey modules "$c")" "$subj" ;;
-		x86_64) check_bisect x86_64 "$(checkkey x86_64 "$c")" "$subj" ;;
-		esac
+
+# chain ARCH: ARCH's checks of every patch, in order, in its worktree;
+# x86_64's W=1/sparse build of a patch runs just before its modules check
+# (one tree, each object compiled once)
+chain() {
+	local arch=$1 c subj b todo ncached=0 prepared=
+	local checks=("$arch")
+	[ "$arch" != x86_64 ] || [ "$modules" = 0 ] || checks+=(modules)
+	TREE=$(wtree "$arch") OUT=$HARNESS_OUT
+	for c in $(git -C "$main" rev-list --reverse base.."$head"); do
+		subj=$(git -C "$main" log -1 --format=%s "$c")
+		todo=()
+		for b in "${checks[@]}"; do
+			if hit "$(checkkey "$b" "$c")"; then
+				ncached=$((ncached + 1))
+			else
+				todo+=("$b")
+			fi
+		done
+		[ ${#todo[@]} != 0 ] || continue
+		# A patch that changes only what no kernel build reads (selftests,
+		# Documentation/, MAINTAINERS) builds as its parent did
+		if ! git -C "$main" diff-tree --no-commit-id --name-only -r "$c" |
+			grep -qvE '^(tools/|Documentation/|MAINTAINERS$)'; then
+			for b in "${todo[@]}"; do
+				pass "$(checkkey "$b" "$c")" "$(case $b in modules) echo modules ;; *) echo "bisect-$b" ;; esac)" \
+					"$subj (no file a kernel build reads changed)"
+			done
+			continue
+		fi
+		if [ -z "$prepared" ]; then
+			prepare "$arch"
+			prepared=1
+			[ "$chain_nice" = 0 ] || renice -n "$chain_nice" -p "$BASHPID" >/dev/null
+		fi
+		git -C "$TREE" checkout -q "$c"
+		if git -C "$TREE" diff-tree --no-commit-id --name-only -r "$c" | grep -q 'Kconfig'; then
+			bkernel "$arch" remerge
+		fi
+		for b in "${todo[@]}"; do
+			case $b in
+			modules) check_modules "$(checkkey modules "$c")" "$subj" ;;
+			*) check_bisect "$arch" "$(checkkey "$arch" "$c")" "$subj" ;;
+			esac
+		done
 	done
+	[ "$ncached" = 0 ] || log "$arch: $ncached per-patch builds passed before on the same inputs: reported from $CACHE"
 }
 
-ncached=0
-for c in $(git -C "$main" rev-list --reverse base.."$head"); do
-	subj=$(git -C "$main" log -1 --format=%s "$c")
-	# x86_64's checks run one after the other in its tree, arm64's beside
-	x86=() arm64=
-	for b in x86_64 modules arm64; do
-		[ "$b" != modules ] || [ "$modules" = 1 ] || continue
-		if hit "$(checkkey "$b" "$c")"; then
-			ncached=$((ncached + 1))
-		elif [ "$b" = arm64 ]; then
-			arm64=1
-		else
-			x86+=("$b")
-		fi
-	done
-	[ ${#x86[@]} != 0 ] || [ -n "$arm64" ] || continue
-	# A patch that changes only what no kernel build reads (selftests,
-	# Documentation/, MAINTAINERS) builds as its parent did
-	if ! git -C "$main" diff-tree --no-commit-id --name-only -r "$c" |
-		grep -qvE '^(tools/|Documentation/|MAINTAINERS$)'; then
-		for b in "${x86[@]}" ${arm64:+arm64}; do
-			pass "$(checkkey "$b" "$c")" "$(case $b in modules) echo modules ;; *) echo "bisect-$b" ;; esac)" \
-				"$subj (no file a kernel build reads changed)"
-		done
-		continue
-	fi
-	prepare
-	git -C "$wt" checkout -q "$c"
-	if git -C "$wt" diff-tree --no-commit-id --name-only -r "$c" | grep -q 'Kconfig'; then
-		for b in "${tree[@]}"; do
-			"$TOP/scripts/build-kernel.sh" "$b" remerge
-		done
-	fi
-	# The two trees build at once: each is mostly serial make (one
-	# directory's objects, a link), and at the end of a cold make test
-	# they are what is left to run
-	pids=()
-	[ ${#x86[@]} = 0 ] || { check_x86 "${x86[@]}" & pids+=($!); }
-	[ -z "$arm64" ] || { check_bisect arm64 "$(checkkey arm64 "$c")" "$subj" & pids+=($!); }
-	for p in "${pids[@]}"; do
-		wait "$p" || result FAIL series "$subj: a per-patch build job stopped (exit $?)"
-	done
+# (build/series-tree: the one worktree of earlier versions of this script)
+if [ -e "$BUILD/series-tree" ]; then
+	rm -rf "$BUILD/series-tree"
+fi
+git -C "$main" worktree prune
+# The two chains run at once: each is mostly serial make (one directory's
+# objects, a link), and at the end of a cold make test they are what is
+# left to run
+declare -A pids
+for arch in "${ARCHES[@]}"; do
+	chain "$arch" &
+	pids[$arch]=$!
 done
-[ "$ncached" = 0 ] || log "$ncached per-patch builds passed before on the same inputs: reported from $CACHE"
+rc=0
+for arch in "${ARCHES[@]}"; do
+	wait "${pids[$arch]}" || { rc=$?; result FAIL series "$arch: the per-patch checks stopped (exit $rc)"; }
+done
+exit $rc
