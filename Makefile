@@ -1,5 +1,5 @@
 # Entry points; the work is done by scripts/ (see README.md).
-.PHONY: run test bench assemble export prune-audit kernel guest deps clean
+.PHONY: run test bench mutants assemble export prune-audit kernel guest deps clean
 
 run:            ## main job: build, boot under QEMU with an emulated IOMMU, run the demo
 	scripts/run.sh
@@ -7,6 +7,8 @@ test:           ## every test; ends with 'N passed, N failed'
 	scripts/test.sh
 bench:          ## benchmarks of dirty tracking (ratios within one run)
 	scripts/bench.sh
+mutants:        ## break the series on purpose (mutants/): a test must fail for each
+	scripts/mutants.sh
 deps:           ## install the Debian packages the harness needs
 	scripts/deps.sh
 assemble:       ## build/linux = pruned base + series/ (FORCE=1 discards unexported work)

@@ -713,6 +713,41 @@ TEST_F_TIMEOUT(e2e, redirty, TMO)
 	}
 }
 
+/*
+ * As redirty, each round writing another 4 KiB page of the IOPTE of the
+ * variant's first write than the round before. An IOMMU caches a large
+ * IOPTE's translation once for all its pages (and one of replicated PTEs
+ * once for the replicas), so a write to another page of it after a
+ * harvest goes through the cached dirty translation too: the harvest must
+ * flush it whichever page was written.
+ */
+TEST_F_TIMEOUT(e2e, redirty_elsewhere, TMO)
+{
+	__u64 first = self->iova + variant->offset, iova, *va;
+	struct dmaw_result r;
+	int round;
+
+	if (self->iopte == SZ_4K)
+		SKIP(return, "4 KiB IOPTEs: redirty covers them");
+	attach_tracking(_metadata, self);
+	for (round = 0; round < 4; round++) {
+		iova = (first & ~(self->iopte - 1)) |
+		       ((first + round * 5 * SZ_4K) & (self->iopte - 1));
+		va = (__u64 *)((char *)self->buf + (iova - self->iova));
+		r = dmaw_run(self->dev.bar, DMAW_OP_WRITE, iova, 0, 1,
+			     self->value);
+		ASSERT_EQ(1, r.done);
+		ASSERT_EQ(self->value, *va);
+		self->value++;
+		memset(self->want, 0, bitmap_bytes(RANGE_BITS));
+		want_iopte(self->want, RANGE_IOVA, RANGE_BITS, SZ_4K,
+			   self->iopte, iova);
+		harvest_check(_metadata, self, RANGE_IOVA, RANGE_BITS, 0);
+		memset(self->want, 0, bitmap_bytes(RANGE_BITS));
+		harvest_check(_metadata, self, RANGE_IOVA, RANGE_BITS, 0);
+	}
+}
+
 /* NO_CLEAR reads report without clearing; a clearing read then clears */
 TEST_F_TIMEOUT(e2e, no_clear, TMO)
 {
