@@ -15,8 +15,12 @@
 # tree, each object compiled once per patch). A patch that changes a
 # Kconfig file has the config fragments merged into the trees again, so
 # that the options it adds are built from it on.
-# A patch that changes no file a kernel build reads (only tools/,
-# Documentation/, MAINTAINERS) is not built again: it builds as its parent.
+# A patch that changes no file a kernel build of an arch reads (only
+# tools/, Documentation/, MAINTAINERS, drivers the arch cannot build) is not
+# built again there: it builds as its parent. By default arm64 walks only
+# the patches that change its own code (drivers/iommu/arm/, io-pgtable-arm,
+# arch/arm64/) and the tip, the others are reported SKIP (x86_64 builds
+# each of them); SERIES_FULL=1 builds every patch on both.
 # The patches are checked out in worktrees of build/linux of their own, one
 # per arch (build/series-tree-ARCH), and built in build/out/series, so that
 # build/linux and the kernels built from it are left alone: scripts/test.sh
@@ -30,7 +34,7 @@
 # kernel (about 1200 objects), the longest part of the series checks, which
 # end a cold make test; SERIES_MODULES=1 turns it on.
 # Usage: scripts/check-series.sh RESULTS
-#        (env: FRESH, SERIES_MODULES, SERIES_CHAIN_NICE)
+#        (env: FRESH, SERIES_MODULES, SERIES_FULL, SERIES_CHAIN_NICE)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -108,6 +112,14 @@ bkernel() {
 # the per-patch chains' nice level (SERIES_CHAIN_NICE); their preparation,
 # cold builds that take both cores, runs at the caller's
 chain_nice=${SERIES_CHAIN_NICE:-0}
+full=${SERIES_FULL:-0}
+# What each arch's configuration cannot build: arm-smmu-v3 and
+# io-pgtable-arm need ARM or ARM64 (or COMPILE_TEST, which configs/ does
+# not set), VT-d and AMD-Vi need X86
+declare -A unbuilt=([x86_64]='drivers/iommu/arm/|drivers/iommu/io-pgtable-arm'
+	[arm64]='drivers/iommu/intel/|drivers/iommu/amd/')
+# arm64's own code, which its short walk builds patch by patch
+ARM64_OWN='^(drivers/iommu/arm/|drivers/iommu/io-pgtable-arm|arch/arm64/)'
 
 # normalize: "file: warning: message" without line and column numbers
 warnings() { grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' "$1" |
@@ -212,14 +224,22 @@ chain() {
 			fi
 		done
 		[ ${#todo[@]} != 0 ] || continue
-		# A patch that changes only what no kernel build reads (selftests,
-		# Documentation/, MAINTAINERS) builds as its parent did
-		if ! git -C "$main" diff-tree --no-commit-id --name-only -r "$c" |
-			grep -qvE '^(tools/|Documentation/|MAINTAINERS$)'; then
+		files=$(git -C "$main" diff-tree --no-commit-id --name-only -r "$c")
+		# A patch that changes only what no kernel build of ARCH reads
+		# (selftests, Documentation/, MAINTAINERS, drivers its
+		# configuration cannot build) builds as its parent did
+		if ! grep -qvE "^(tools/|Documentation/|MAINTAINERS$|${unbuilt[$arch]})" <<<"$files"; then
 			for b in "${todo[@]}"; do
 				pass "$(checkkey "$b" "$c")" "$(case $b in modules) echo modules ;; *) echo "bisect-$b" ;; esac)" \
-					"$subj (no file a kernel build reads changed)"
+					"$subj (no file the $arch build reads changed)"
 			done
+			continue
+		fi
+		# The short walk (SERIES_FULL=0): arm64 builds the patches that
+		# change its own code, and the tip; x86_64 builds every patch
+		if [ "$arch" = arm64 ] && [ "$full" = 0 ] && [ "$c" != "$head" ] &&
+			! grep -qE "$ARM64_OWN" <<<"$files"; then
+			result SKIP bisect-arm64 "$subj (built on x86_64; SERIES_FULL=1 builds it on arm64 too)"
 			continue
 		fi
 		if [ -z "$prepared" ]; then
