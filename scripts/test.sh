@@ -231,8 +231,9 @@ arch_job() {
 # the series checks run beside them all, at the same priority, so that they
 # are done when the boots end (at nice 19 they waited for the boots and
 # then ran alone, mostly one serial chain of builds: 2680-2841 s cold in
-# CI, 3000 s in a clean root). arm64 walks only the patches that change
-# its own code, and the tip (SERIES_FULL=1: every patch).
+# CI; in a clean root the boots ended at 2358 s and the chains had 17 of
+# 29 patches left at 2736 s). arm64 walks only the patches that change its
+# own code, and the tip (SERIES_FULL=1: every patch).
 stage "series checks" scripts/check-series.sh "$RESULTS" &
 arch_job x86_64 0 &
 arch_job arm64 0 &
