@@ -2,9 +2,10 @@
 # Host-side checks of the series, one result line per check appended to
 # RESULTS ('PASS|FAIL<TAB>suite<TAB>check'):
 #   checkpatch  scripts/checkpatch.pl --strict on every patch of series/
-#   bisect      every patch builds drivers/iommu/ on x86_64 and arm64 with
-#               W=1 and sparse (C=1), adding no warning that the pruned base
-#               does not have (warnings compared without line numbers)
+#   bisect      every patch builds drivers/iommu/ on x86_64 (on arm64: see
+#               below) with W=1 and sparse (C=1), adding no warning that
+#               the pruned base does not have (warnings compared without
+#               line numbers)
 #   modules     (SERIES_MODULES=1 only) every patch builds with iommufd
 #               and VFIO as modules (configs/x86_64-modules.config) through
 #               modpost, which fails on a symbol they use that is not
@@ -16,25 +17,27 @@
 # Kconfig file has the config fragments merged into the trees again, so
 # that the options it adds are built from it on.
 # A patch that changes no file a kernel build of an arch reads (only
-# tools/, Documentation/, MAINTAINERS, drivers the arch cannot build) is not
-# built again there: it builds as its parent. By default arm64 walks only
-# the patches that change its own code (drivers/iommu/arm/, io-pgtable-arm,
-# arch/arm64/) and the tip, the others are reported SKIP (x86_64 builds
-# each of them); SERIES_FULL=1 builds every patch on both.
+# tools/, Documentation/, MAINTAINERS, the sources of drivers the arch
+# cannot build) is not built again there when its parent passed: it builds
+# as its parent. By default arm64 walks only the patches that change its
+# own code (drivers/iommu/arm/, io-pgtable-arm, arch/arm64/) and the tip,
+# the others are reported SKIP (x86_64 builds each of them; a break that
+# one of them brings to arm64 shows at the next arm64 build);
+# SERIES_FULL=1 builds every patch on both.
 # The patches are checked out in worktrees of build/linux of their own, one
 # per arch (build/series-tree-ARCH), and built in build/out/series, so that
 # build/linux and the kernels built from it are left alone: scripts/test.sh
 # boots them meanwhile. Each arch prepares its tree (configuration and the
-# cold baseline build of the pruned base, at the caller's priority), then
-# walks the patches at its own pace, at SERIES_CHAIN_NICE (scripts/test.sh:
-# 19, so that the walks fill what the boots leave idle). A check that passed is not run again on the same inputs (the
+# cold baseline build of the pruned base), then walks the patches at its
+# own pace, beside the other. One run at a time (build/series.lock).
+# A check that passed is not run again on the same inputs (the
 # patch, or the commit and configs, and this script): its result is reported
 # from build/cache/series, marked "(cached)". FRESH=1 runs everything.
 # The modules check is off by default: it needs a cold build of a second x86
 # kernel (about 1200 objects), the longest part of the series checks, which
 # end a cold make test; SERIES_MODULES=1 turns it on.
 # Usage: scripts/check-series.sh RESULTS
-#        (env: FRESH, SERIES_MODULES, SERIES_FULL, SERIES_CHAIN_NICE)
+#        (env: FRESH, SERIES_MODULES, SERIES_FULL)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -43,7 +46,7 @@ modules=${SERIES_MODULES:-0}
 ARCHES=(x86_64 arm64)
 CACHE=$BUILD/cache/series
 mkdir -p "$CACHE"
-result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; [ "$1" = PASS ] || log "FAIL $2: $3"; }
+result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; [ "$1" != FAIL ] || log "FAIL $2: $3"; }
 # pass KEY SUITE TEXT: a passed check, remembered under KEY
 pass() { result PASS "$2" "$3"; printf 'PASS\t%s\t%s (cached)\n' "$2" "$3" >"$CACHE/$1"; }
 # hit KEY: report the remembered result of KEY, if there is one
@@ -109,9 +112,6 @@ wtree() { echo "$BUILD/series-tree-$1"; }
 bkernel() {
 	HARNESS_TREE=$(wtree "$1") HARNESS_LOGS=$LOGS/series "$TOP/scripts/build-kernel.sh" "${tree[$1]}" "${@:2}"
 }
-# the per-patch chains' nice level (SERIES_CHAIN_NICE); their preparation,
-# cold builds that take both cores, runs at the caller's
-chain_nice=${SERIES_CHAIN_NICE:-0}
 full=${SERIES_FULL:-0}
 # What each arch's configuration cannot build: arm-smmu-v3 and
 # io-pgtable-arm need ARM or ARM64 (or COMPILE_TEST, which configs/ does
@@ -120,6 +120,19 @@ declare -A unbuilt=([x86_64]='drivers/iommu/arm/|drivers/iommu/io-pgtable-arm'
 	[arm64]='drivers/iommu/intel/|drivers/iommu/amd/')
 # arm64's own code, which its short walk builds patch by patch
 ARM64_OWN='^(drivers/iommu/arm/|drivers/iommu/io-pgtable-arm|arch/arm64/)'
+# builds_any ARCH FILES: whether a kernel build of ARCH reads one of FILES
+# (one per line); a Kconfig or Makefile is read by every arch's
+builds_any() {
+	local f
+	while IFS= read -r f; do
+		case $f in
+		tools/* | Documentation/* | MAINTAINERS) ;;
+		*/Kconfig* | */Makefile*) return 0 ;;
+		*) grep -qE "^(${unbuilt[$1]})" <<<"$f" || return 0 ;;
+		esac
+	done <<<"$2"
+	return 1
+}
 
 # normalize: "file: warning: message" without line and column numbers
 warnings() { grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' "$1" |
@@ -135,7 +148,7 @@ prepare() {
 	   [ "$(cd "$wt" && realpath "$(git rev-parse --git-common-dir)")" != "$(realpath "$main/.git")" ]; then
 		rm -rf "$wt"
 		log "$arch: worktree for the per-patch builds: $wt"
-		git -C "$main" worktree add -q --detach "$wt" "$head"
+		git -C "$main" worktree add -q -f --detach "$wt" "$head"
 	fi
 	git -C "$wt" checkout -q --detach "$head"
 	if [ "$arch" != x86_64 ]; then
@@ -176,43 +189,48 @@ checkkey() {
 	esac
 }
 # check_bisect ARCH KEY SUBJECT: the W=1/sparse build of the patch checked
-# out in ARCH's worktree
+# out in ARCH's worktree; fails if the check did not pass
 check_bisect() {
 	local arch=$1 t0 out=$LOGS/bisect-$1.log new
 	t0=$(now)
 	log "$arch: $3"
 	if ! kmake "${tree[$arch]}" W=1 C=1 drivers/iommu/ >"$out" 2>&1; then
-		result FAIL "bisect-$arch" "$3: build failed: $(grep -m1 -E 'error' "$out")"
-		return
+		result FAIL "bisect-$arch" "$3: build failed: $(grep -m1 -E 'error' "$out" || true)"
+		return 1
 	fi
 	new=$(warnings "$out" | LC_ALL=C comm -23 - <(tail -n +2 "$BUILD/base-warnings-$arch.txt"))
 	if [ -n "$new" ]; then
 		result FAIL "bisect-$arch" "$3: new warnings: $(echo "$new" | head -n 3 | tr '\n' ' ')"
-	else
-		pass "$2" "bisect-$arch" "$3 ($(elapsed "$t0")s)"
+		return 1
 	fi
+	pass "$2" "bisect-$arch" "$3 ($(elapsed "$t0")s)"
 }
 # check_modules KEY SUBJECT: vmlinux and the modules of the patch checked
-# out in x86_64's worktree (W=1, as its bisect build in the same tree)
+# out in x86_64's worktree (W=1, as its bisect build in the same tree);
+# fails if the check did not pass
 check_modules() {
 	local t0 out=$LOGS/bisect-modules.log
 	t0=$(now)
 	log "x86_64-modules: $2"
-	if kmake x86_64-modules W=1 vmlinux modules >"$out" 2>&1; then
-		pass "$1" modules "$2 ($(elapsed "$t0")s)"
-	else
-		result FAIL modules "$2: $(grep -m1 -E 'ERROR|error' "$out")"
+	if ! kmake x86_64-modules W=1 vmlinux modules >"$out" 2>&1; then
+		result FAIL modules "$2: $(grep -m1 -E 'ERROR|error' "$out" || true)"
+		return 1
 	fi
+	pass "$1" modules "$2 ($(elapsed "$t0")s)"
 }
 
 # chain ARCH: ARCH's checks of every patch, in order, in its worktree;
 # x86_64's W=1/sparse build of a patch runs just before its modules check
-# (one tree, each object compiled once)
+# (one tree, each object compiled once). ok_at: the last commit whose
+# checks all passed on ARCH (base to begin with), last: the commit checked
+# out in ARCH's tree
 chain() {
-	local arch=$1 c subj b todo ncached=0 prepared=
+	local arch=$1 c subj b todo files allok ncached=0 prepared= ok_at last
 	local checks=("$arch")
 	[ "$arch" != x86_64 ] || [ "$modules" = 0 ] || checks+=(modules)
 	TREE=$(wtree "$arch") OUT=$HARNESS_OUT
+	ok_at=$(git -C "$main" rev-parse base)
+	last=$ok_at
 	for c in $(git -C "$main" rev-list --reverse base.."$head"); do
 		subj=$(git -C "$main" log -1 --format=%s "$c")
 		todo=()
@@ -223,16 +241,21 @@ chain() {
 				todo+=("$b")
 			fi
 		done
-		[ ${#todo[@]} != 0 ] || continue
+		if [ ${#todo[@]} = 0 ]; then
+			ok_at=$c
+			continue
+		fi
 		files=$(git -C "$main" diff-tree --no-commit-id --name-only -r "$c")
 		# A patch that changes only what no kernel build of ARCH reads
-		# (selftests, Documentation/, MAINTAINERS, drivers its
-		# configuration cannot build) builds as its parent did
-		if ! grep -qvE "^(tools/|Documentation/|MAINTAINERS$|${unbuilt[$arch]})" <<<"$files"; then
+		# (selftests, Documentation/, MAINTAINERS, the sources of
+		# drivers its configuration cannot build) builds as its parent
+		if ! builds_any "$arch" "$files" &&
+			[ "$ok_at" = "$(git -C "$main" rev-parse "$c^")" ]; then
 			for b in "${todo[@]}"; do
 				pass "$(checkkey "$b" "$c")" "$(case $b in modules) echo modules ;; *) echo "bisect-$b" ;; esac)" \
 					"$subj (no file the $arch build reads changed)"
 			done
+			ok_at=$c
 			continue
 		fi
 		# The short walk (SERIES_FULL=0): arm64 builds the patches that
@@ -245,22 +268,27 @@ chain() {
 		if [ -z "$prepared" ]; then
 			prepare "$arch"
 			prepared=1
-			[ "$chain_nice" = 0 ] || renice -n "$chain_nice" -p "$BASHPID" >/dev/null
 		fi
 		git -C "$TREE" checkout -q "$c"
-		if git -C "$TREE" diff-tree --no-commit-id --name-only -r "$c" | grep -q 'Kconfig'; then
+		# (the Kconfig changes of the patches walked past included)
+		if grep -q Kconfig <<<"$(git -C "$main" diff --name-only "$last" "$c")"; then
 			bkernel "$arch" remerge
 		fi
+		last=$c
+		allok=1
 		for b in "${todo[@]}"; do
 			case $b in
-			modules) check_modules "$(checkkey modules "$c")" "$subj" ;;
-			*) check_bisect "$arch" "$(checkkey "$arch" "$c")" "$subj" ;;
+			modules) check_modules "$(checkkey modules "$c")" "$subj" || allok= ;;
+			*) check_bisect "$arch" "$(checkkey "$arch" "$c")" "$subj" || allok= ;;
 			esac
 		done
+		[ -z "$allok" ] || ok_at=$c
 	done
 	[ "$ncached" = 0 ] || log "$arch: $ncached per-patch builds passed before on the same inputs: reported from $CACHE"
 }
 
+exec 9>"$BUILD/series.lock"
+flock -n 9 || die "another check-series.sh runs on $BUILD (make test?): wait for it"
 # (build/series-tree: the one worktree of earlier versions of this script)
 if [ -e "$BUILD/series-tree" ]; then
 	rm -rf "$BUILD/series-tree"
@@ -274,6 +302,8 @@ for arch in "${ARCHES[@]}"; do
 	chain "$arch" &
 	pids[$arch]=$!
 done
+# (an interrupted run stops its walks)
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 rc=0
 for arch in "${ARCHES[@]}"; do
 	wait "${pids[$arch]}" || { rc=$?; result FAIL series "$arch: the per-patch checks stopped (exit $rc)"; }

@@ -3,9 +3,12 @@
 # diff against build/linux's HEAD) and names the test that must catch it.
 # For each one: apply it to build/linux, build the kernel of its machine,
 # boot that machine with the suites it names under our QEMU, and require a
-# FAIL result whose "suite<TAB>test" matches its Expect pattern. A mutant
-# that no test catches ("survived") fails the run. build/linux is restored
-# after each mutant and the kernels are rebuilt from it at the end.
+# FAIL result whose "machine/suite<TAB>test" matches its Expect pattern. A
+# mutant that no test catches ("survived"), that does not build or boot
+# fails the run. build/linux is restored after each mutant (its kernel
+# images are kept in build/mutants/out) and its kernels are rebuilt at the
+# end. A test whose FAIL a mutant expects must not fail in the last make
+# test (build/results.txt): run make test first, and not beside this.
 # Header of a mutant (before its diff):
 #   Mutant: what it breaks
 #   Machine: x86-intel | x86-amd | arm64-smmuv3
@@ -19,36 +22,54 @@ set -euo pipefail
 [ -d "$TREE/.git" ] || die "no assembled tree: run scripts/assemble.sh first"
 [ -z "$(git -C "$TREE" status --porcelain --untracked-files=no)" ] ||
 	die "build/linux has uncommitted changes: commit or stash them first"
+exec 9>"$BUILD/series.lock"
+flock -n 9 || die "check-series.sh runs (make test?): run make mutants after it"
 MDIR=$TOP/mutants
 if [ $# = 0 ]; then
-	set -- $(cd "$MDIR" && ls *.patch | sed 's/\.patch$//')
+	set -- $(cd "$MDIR" && ls *.patch 2>/dev/null | sed 's/\.patch$//')
+	[ $# != 0 ] || die "no mutants in mutants/"
 fi
+field() { sed -n "s/^$1: *//p" "$2" | head -n 1; }
+# Every mutant is checked before any is run
 for name in "$@"; do
-	[ -f "$MDIR/$name.patch" ] || die "no mutant mutants/$name.patch"
+	m=$MDIR/$name.patch
+	[ -f "$m" ] || die "no mutant mutants/$name.patch"
+	case $(field Machine "$m") in
+	x86-intel | x86-amd | arm64-smmuv3) ;;
+	*) die "mutants/$name.patch: Machine must be x86-intel, x86-amd or arm64-smmuv3" ;;
+	esac
+	[ -n "$(field Suites "$m")" ] && [ -n "$(field Expect "$m")" ] ||
+		die "mutants/$name.patch: Suites and Expect are required"
+	git -C "$TREE" apply --check "$m" 2>/dev/null ||
+		die "mutants/$name.patch does not apply to build/linux"
+	if [ -f "$BUILD/results.txt" ] && grep -P '^FAIL\t' "$BUILD/results.txt" | cut -f2- |
+		grep -qE -- "$(field Expect "$m")"; then
+		die "mutants/$name.patch: what it expects to fail fails without it too (build/results.txt)"
+	fi
 done
 
-field() { sed -n "s/^$1: *//p" "$2" | head -n 1; }
+WORK=$BUILD/mutants
+mkdir -p "$WORK"
+# restore: undo the mutant applied (a copy: the file may change meanwhile)
 applied=
 restore() {
-	[ -z "$applied" ] || git -C "$TREE" apply -R "$applied" ||
-		log "ERROR: could not restore build/linux: git -C $TREE checkout -- . restores it"
+	local a=$applied
 	applied=
+	[ -z "$a" ] || git -C "$TREE" apply -R "$a" ||
+		die "could not restore build/linux: git -C $TREE checkout -- . restores it"
 }
 trap restore EXIT
-
-WORK=$BUILD/mutants
 killed=0 survived=0 broken=0 built=()
 t0=$(now)
 for name in "$@"; do
 	m=$MDIR/$name.patch
 	machine=$(field Machine "$m") suites=$(field Suites "$m") expect=$(field Expect "$m")
-	[ -n "$machine" ] && [ -n "$suites" ] && [ -n "$expect" ] ||
-		die "mutants/$name.patch: Machine, Suites and Expect are required"
 	case $machine in arm64*) arch=arm64 ;; *) arch=x86_64 ;; esac
 	log "$name: $(field Mutant "$m")"
 	t1=$(now)
-	git -C "$TREE" apply "$m" || die "mutants/$name.patch does not apply to build/linux"
-	applied=$m
+	cp "$m" "$WORK/applied.patch"
+	git -C "$TREE" apply "$WORK/applied.patch" || die "mutants/$name.patch does not apply to build/linux"
+	applied=$WORK/applied.patch
 	built+=("$arch")
 	if ! "$TOP/scripts/build-kernel.sh" "$arch" >/dev/null; then
 		log "$name: BROKEN (the mutant does not build)"
@@ -57,18 +78,23 @@ for name in "$@"; do
 		continue
 	fi
 	arch_env "$arch"
+	rm -rf "$WORK/logs/$name"
 	mkdir -p "$WORK/out/$arch/$(dirname "$KIMAGE")" "$WORK/logs/$name"
 	cp "$KOUT/$KIMAGE" "$WORK/out/$arch/$KIMAGE"
 	restore
 	res=$WORK/logs/$name/results.txt
 	: >"$res"
-	HARNESS_OUT=$WORK/out HARNESS_LOGS=$WORK/logs/$name \
-		"$TOP/scripts/boot.sh" "$machine" "$suites" 2700 || true
+	if ! HARNESS_OUT=$WORK/out HARNESS_LOGS=$WORK/logs/$name \
+		"$TOP/scripts/boot.sh" "$machine" "$suites" 2700; then
+		log "$name: NOT BOOTED (see $WORK/logs/$name)"
+		broken=$((broken + 1))
+		continue
+	fi
 	python3 "$TOP/scripts/parse-log.py" "$machine" "$WORK/logs/$name/boot-$machine.log" "$res" \
 		--expect "checks,$(echo "$suites" | sed 's/@[^,]*//g')" >/dev/null || true
-	if grep -P '^FAIL\t' "$res" | cut -f2- | grep -qE "$expect"; then
-		log "$name: killed ($(elapsed "$t1")s): $(grep -P '^FAIL\t' "$res" | cut -f2- |
-			grep -E "$expect" | head -n 2 | tr '\t\n' '  ')"
+	hits=$(grep -P '^FAIL\t' "$res" | cut -f2- | grep -E -- "$expect" || true)
+	if [ -n "$hits" ]; then
+		log "$name: killed ($(elapsed "$t1")s): $(head -n 2 <<<"$hits" | tr '\t\n' '  ')"
 		killed=$((killed + 1))
 	else
 		log "$name: SURVIVED ($(elapsed "$t1")s): no FAIL matches '$expect' ($(grep -c '^PASS' "$res") passed, $(grep -c '^FAIL' "$res") failed)"
@@ -79,5 +105,5 @@ for arch in $(printf '%s\n' "${built[@]}" | sort -u); do
 	log "rebuilding the $arch kernel of build/linux"
 	"$TOP/scripts/build-kernel.sh" "$arch" >/dev/null
 done
-log "$killed killed, $survived survived, $broken did not build ($(elapsed "$t0")s)"
+log "$killed killed, $survived survived, $broken did not build or boot ($(elapsed "$t0")s)"
 [ "$survived" = 0 ] && [ "$broken" = 0 ]

@@ -4,9 +4,9 @@
 # every QEMU machine and judge its TAP output and kernel log. Prints a
 # per-suite summary and per-stage timings and ends with 'N passed, N failed'.
 # Our QEMU builds from the start (it needs no kernel tree); after the tree is
-# assembled three more jobs run at once: the series checks, and for each
-# architecture its kernel, guest and boots (a TCG guest keeps about one core
-# busy; the other job's builds use the other). A boot whose kernel,
+# assembled three more jobs run at once, all at the same priority: the
+# series checks, and for each architecture its kernel, guest and boots (a
+# TCG guest keeps about one core busy). A boot whose kernel,
 # initramfs, QEMU, scripts and suites are those of a boot that passed before
 # is not run again: its log is judged again, and the stage table says
 # "cached". FRESH=1 runs everything (the series checks cache likewise).
