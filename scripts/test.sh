@@ -233,7 +233,8 @@ arch_job() {
 # then ran alone, mostly one serial chain of builds: 2680-2841 s cold in
 # CI; in a clean root the boots ended at 2358 s and the chains had 17 of
 # 29 patches left at 2736 s). arm64 walks only the patches that change its
-# own code, and the tip (SERIES_FULL=1: every patch).
+# own code, and the tip (SERIES_FULL=1: every patch). Measured so: 2684 s
+# cold in a clean root, the x86_64 kernel done at 2346 s, then its boots.
 stage "series checks" scripts/check-series.sh "$RESULTS" &
 arch_job x86_64 0 &
 arch_job arm64 0 &
