@@ -59,8 +59,19 @@
 #define DMAW_DOORBELL		(0x28 / 8)	/* runs before the write returns */
 #define DMAW_DONE		(0x30 / 8)	/* accesses that succeeded */
 #define DMAW_ERRORS		(0x38 / 8)	/* accesses that failed */
+#define DMAW_SEQ		(0x40 / 8)	/* continuous writes made */
+#define DMAW_BURST		(0x48 / 8)	/* continuous writes per tick */
+#define DMAW_PERIOD		(0x50 / 8)	/* ns from a tick to the next */
+#define DMAW_RUNNING		(0x58 / 8)
 #define DMAW_OP_WRITE		1
 #define DMAW_OP_READ		2
+/*
+ * Write k (k = 0, 1, ...) stores VALUE + k at ADDR + (k % COUNT) * STRIDE,
+ * from a timer of QEMU's main loop, until DMAW_OP_STOP: writes 0 to n - 1
+ * are complete when SEQ reads n
+ */
+#define DMAW_OP_START		3
+#define DMAW_OP_STOP		4
 
 /* The dma-writer, bound to @iommufd */
 struct dmaw {

@@ -33,6 +33,8 @@
  *                                moving between a plain and a tracking HWPT
  *   unmap_after_no_clear         a NO_CLEAR read, unmap, map again: the new
  *                                mapping starts clean and is tracked
+ * Fixture race: the device writes on its own, from QEMU's main loop, while
+ * the guest harvests round after round; no write is lost, none is made up.
  * Fixture caps: IOMMU_GET_HW_INFO reports the capability; allocation
  * follows it. Fixture qemu: the calls QEMU 10.0's iommufd backend makes
  * during a migration, and QEMU 11's NO_CLEAR read before a vIOMMU unmap.
@@ -50,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -939,6 +942,211 @@ TEST_F_TIMEOUT(e2e, unmap_after_no_clear, TMO)
 	dma_write(true);
 	expect_dirty(0);
 	expect_clean(0);
+}
+
+/*
+ * Fixture race: the device keeps writing, from QEMU's main loop (the
+ * dma-writer's continuous mode), while the guest harvests a buffer of
+ * 4 KiB IOPTEs round after round. Write k goes to page k % RACE_PAGES, in
+ * order. The device's SEQ, read just before harvest h begins (B[h]) and
+ * just after it returns (E[h]), tells what each harvest must and may
+ * report:
+ *  - a page written after harvest h - 1 returned and before h began is
+ *    reported by h;
+ *  - a page written while harvest h - 1 ran is reported by h - 1 or h;
+ *  - a page harvest h reports was written after h - 1 began and before h
+ *    returned.
+ * The writes that land while the driver clears dirty bits are those a
+ * non-atomic clear (a read-modify-write that stores back a dirty bit the
+ * IOMMU just set as clean) or a flush issued before the clear loses.
+ * After the rounds the device stops, and two more harvests must report
+ * the last writes, then nothing.
+ */
+#define RACE_PAGES		512
+#define RACE_STRIDE		(SZ_4K + 8)	/* drifts over each page */
+#define RACE_VALUE		0x7ace000000000000ULL
+
+FIXTURE(race) {
+	struct dmaw dev;
+	__u32 ioas_id;
+	__u32 hwpt_id;
+	void *buf;
+	__u64 iova;
+	__u64 *got[2];		/* harvests h - 1 and h */
+	__u64 *want;
+	__u64 begin[2];		/* SEQ before harvests h - 1 and h */
+	__u64 end[2];		/* and after them */
+	unsigned int rounds;
+	unsigned int busy;	/* rounds the device wrote during */
+};
+
+FIXTURE_VARIANT(race) {
+	unsigned int seconds;	/* of harvests while the device writes */
+	__u64 burst;		/* the device's writes per tick */
+	__u64 period;		/* ns from a tick to the next */
+};
+
+/* make test's slice */
+FIXTURE_VARIANT_ADD(race, short) {
+	.seconds = 5, .burst = 64, .period = 50000,
+};
+
+/* make mutants and make stress: a minute of rounds */
+FIXTURE_VARIANT_ADD(race, long) {
+	.seconds = 60, .burst = 64, .period = 50000,
+};
+
+FIXTURE_SETUP(race)
+{
+	dmaw_open(_metadata, &self->dev);
+	ASSERT_EQ(0, vmm_ioas_alloc(self->dev.iommufd, &self->ioas_id));
+	self->buf = hugetlb_alloc(_metadata, SZ_2M);
+	/* 4 KiB off a 2 MiB boundary: 4 KiB IOPTEs on every IOMMU */
+	self->iova = BUF_IOVA + SZ_4K;
+	ASSERT_EQ(0, vmm_map(self->dev.iommufd, self->ioas_id, self->buf,
+			     self->iova, SZ_2M))
+		TH_LOG("IOMMU_IOAS_MAP: %s", strerror(errno));
+	ASSERT_EQ(SZ_4K, iopte_at(self->buf, self->iova, SZ_2M, self->iova));
+	self->got[0] = calloc(1, bitmap_bytes(RACE_PAGES));
+	self->got[1] = calloc(1, bitmap_bytes(RACE_PAGES));
+	self->want = malloc(bitmap_bytes(RACE_PAGES));
+	ASSERT_NE(NULL, self->got[0]);
+	ASSERT_NE(NULL, self->got[1]);
+	ASSERT_NE(NULL, self->want);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	if (self->dev.bar)
+		self->dev.bar[DMAW_DOORBELL] = DMAW_OP_STOP;
+	dmaw_close(&self->dev);
+}
+
+/* @map = the pages of writes [@from, @to) */
+static void race_pages(__u64 *map, __u64 from, __u64 to)
+{
+	__u64 k;
+
+	memset(map, 0, bitmap_bytes(RACE_PAGES));
+	if (to - from >= RACE_PAGES)
+		to = from + RACE_PAGES;
+	for (k = from; k < to; k++)
+		bit_set(map, k % RACE_PAGES);
+}
+
+/*
+ * Every page of @want is in @got (or @also), or every page of @got is in
+ * @want if @only; the first pages that are not are logged
+ */
+static __u64 race_diff(struct __test_metadata *_metadata, const __u64 *want,
+		       const __u64 *got, const __u64 *also, bool only,
+		       const char *what, unsigned int round)
+{
+	__u64 i, bad = 0;
+
+	for (i = 0; i < RACE_PAGES; i++) {
+		bool w = bit_test(want, i), g = bit_test(got, i);
+
+		if (also)
+			g |= bit_test(also, i);
+		if (only ? !g || w : !w || g)
+			continue;
+		if (bad++ < 4)
+			TH_LOG("round %u: page %llu %s", round, i, what);
+	}
+	return bad;
+}
+
+/*
+ * Harvest the buffer as round @self->rounds, between reads of SEQ, and
+ * judge it and the round before it
+ */
+static void race_round(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(race) *self)
+{
+	volatile __u64 *bar = self->dev.bar;
+	unsigned int h = self->rounds;
+	__u64 *got = self->got[h % 2], *prev = self->got[(h + 1) % 2];
+	__u64 b, e, pb = self->begin[(h + 1) % 2], pe = self->end[(h + 1) % 2];
+	__u64 bad = 0;
+
+	memset(got, 0, bitmap_bytes(RACE_PAGES));
+	b = bar[DMAW_SEQ];
+	ASSERT_EQ(0, vmm_harvest(self->dev.iommufd, self->hwpt_id, self->iova,
+				 RACE_PAGES * SZ_4K, SZ_4K, got, 0))
+		TH_LOG("IOMMU_HWPT_GET_DIRTY_BITMAP: %s", strerror(errno));
+	e = bar[DMAW_SEQ];
+
+	/* written between the two harvests: reported by this one */
+	race_pages(self->want, pe, b);
+	bad += race_diff(_metadata, self->want, got, NULL, false,
+			 "written between harvests, not reported", h);
+	/* written during the last one: reported by it or this one */
+	race_pages(self->want, pb, pe);
+	bad += race_diff(_metadata, self->want, got, prev, false,
+			 "written during the last harvest, reported by neither", h);
+	/* reported: written since the last one began */
+	race_pages(self->want, pb, e);
+	bad += race_diff(_metadata, self->want, got, NULL, true,
+			 "reported, not written since the last harvest began", h);
+	ASSERT_EQ(0, bad) TH_LOG("round %u: writes [%llu, %llu) before it, [%llu, %llu) during it",
+				 h, pb, b, b, e);
+	self->begin[h % 2] = b;
+	self->end[h % 2] = e;
+	self->busy += e != b;
+	self->rounds++;
+}
+
+/* Harvest after harvest while the device writes, then after it stopped */
+TEST_F_TIMEOUT(race, harvest_while_writing, TMO)
+{
+	volatile __u64 *bar = self->dev.bar;
+	struct timespec t0, t;
+	const __u64 *w = self->buf;
+	__u64 seq, k, p, bad = 0;
+
+	self->hwpt_id = hwpt_dirty(_metadata, &self->dev, self->ioas_id);
+	ASSERT_EQ(0, vfio_attach(self->dev.fd, self->hwpt_id))
+		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
+	set_tracking(_metadata, self->dev.iommufd, self->hwpt_id, true);
+
+	bar[DMAW_ADDR] = self->iova;
+	bar[DMAW_STRIDE] = RACE_STRIDE;
+	bar[DMAW_COUNT] = RACE_PAGES;
+	bar[DMAW_VALUE] = RACE_VALUE;
+	bar[DMAW_BURST] = variant->burst;
+	bar[DMAW_PERIOD] = variant->period;
+	bar[DMAW_DOORBELL] = DMAW_OP_START;
+	ASSERT_EQ(1, bar[DMAW_RUNNING]) TH_LOG("the dma-writer has no continuous mode");
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		race_round(_metadata, self);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < variant->seconds);
+
+	bar[DMAW_DOORBELL] = DMAW_OP_STOP;
+	seq = bar[DMAW_SEQ];
+	ASSERT_EQ(0, bar[DMAW_ERRORS]) TH_LOG("%llu DMA writes faulted",
+					       (__u64)bar[DMAW_ERRORS]);
+	ASSERT_EQ(seq, bar[DMAW_DONE]);
+	/* the last writes, then nothing */
+	race_round(_metadata, self);
+	race_round(_metadata, self);
+	TH_LOG("%u harvests, %u of them while the device wrote; %llu writes",
+	       self->rounds, self->busy, seq);
+	/* enough writes raced enough harvests to mean something */
+	ASSERT_LE(RACE_PAGES, seq);
+	ASSERT_LE(10, self->busy);
+
+	/* each page holds the last write made to it */
+	for (p = 0; p < RACE_PAGES; p++) {
+		k = seq - 1 - (seq - 1 - p) % RACE_PAGES;
+		if (w[p * RACE_STRIDE / 8] != RACE_VALUE + k && bad++ < 4)
+			TH_LOG("page %llu holds 0x%llx, not write %llu's 0x%llx",
+			       p, w[p * RACE_STRIDE / 8], k, RACE_VALUE + k);
+	}
+	ASSERT_EQ(0, bad);
 }
 
 /*

@@ -52,7 +52,7 @@ ARM64_ONLY=$(printf '@-%s' "${HAND[@]}" "${BIG[@]}")
 # costs 110 s in the x86 guests (KASAN), and is the same code on each: it
 # runs on arm64 (not under KASAN), the dma-writer part on every machine.
 # iommufd_fail_nth, the mock's error paths, runs once, under KASAN.
-MACHINES=${MACHINES:-"x86-intel:kunit,demo@dma-writer,e2e,iommufd,iommufd_fail_nth x86-amd:kunit,demo@dma-writer,e2e arm64-smmuv3:kunit,demo,e2e,iommufd_dirty_big$ARM64_ONLY"}
+MACHINES=${MACHINES:-"x86-intel:kunit,demo@dma-writer,e2e@-V@long,iommufd,iommufd_fail_nth x86-amd:kunit,demo@dma-writer,e2e@-V@long arm64-smmuv3:kunit,demo,e2e@-V@long,iommufd_dirty_big$ARM64_ONLY"}
 
 result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 
