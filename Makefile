@@ -1,10 +1,12 @@
 # Entry points; the work is done by scripts/ (see README.md).
-.PHONY: run test bench mutants assemble export prune-audit kernel guest deps clean
+.PHONY: run test stress bench mutants assemble export prune-audit kernel guest deps clean
 
 run:            ## main job: build, boot under QEMU with an emulated IOMMU, run the demo
 	scripts/run.sh
 test:           ## every test; ends with 'N passed, N failed'
 	scripts/test.sh
+stress:         ## the tests too long for make test (race.long, the largest mock variants)
+	scripts/stress.sh
 bench:          ## benchmarks of dirty tracking (ratios within one run)
 	scripts/bench.sh
 mutants:        ## break the series on purpose (mutants/): a test must fail for each

@@ -26,27 +26,32 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-2700}
 # iommufd_dirty_big, the same program with the dirty tracking variants and
 # tests that map 128 MiB or more added (not run by kselftest by default),
 # runs on arm64 (lockdep, no KASAN, 3-4x faster), which runs only those:
-# the 128M variants, 3G_1G_iopte, the _big fixture's 128G_windows and two
+# the 128M_huge variants, 3G_1G_iopte, the _big fixture's 128G_windows and two
 # tests that map 128 MiB, two walk steps (86 s in the x86 guest). So the
 # mock domain with AMD-Vi's page sizes (those two and 3G_1G_iopte) runs
-# under lockdep, not under KASAN. Three more run in neither (HAND), as
+# under lockdep, not under KASAN. Four more run in neither (HAND), as
 # others cover what they do, at a cost measured in the arm64 guest on a
 # 2-core host:
 #  - the _big fixture's 4G (2M mock IOPTEs of 2 KiB), 684 s: small IOPTEs
-#    over several walk steps are 128M's, a bitmap of many pages
+#    over several walk steps are 128M's (below, in make stress too), a
+#    bitmap of many pages
 #    3G_1G_iopte's;
 #  - the _big fixture's 128G_huge (128 GiB mapped by 2047 copies of 64 MiB,
 #    read back page by page), 695 s: harvests across iova_bitmap windows
 #    are 128G_windows' (4.7 s);
-#  - 128M_pgsz_2M: bits larger than IOPTEs are 2M_pgsz_64K's.
-# Run them by hand: scripts/boot.sh arm64-smmuv3 iommufd_dirty_big@-v@domain_dirty_4G.
+#  - 128M_pgsz_2M: bits larger than IOPTEs are 2M_pgsz_64K's;
+#  - 128M (2 KiB mock IOPTEs over two walk steps), 93 s: many small IOPTEs
+#    are 2M's (x86-intel's iommufd); the walk's steps, the same loop for
+#    any IOPTE size, and a 128 MiB bitmap are 128M_huge's (4 s).
+# make stress (scripts/stress.sh) runs them; by hand:
+# scripts/boot.sh arm64-smmuv3 iommufd_dirty_big@-v@domain_dirty_4G.
 # Kselftest filters (exact names): -f/-v/-t select a fixture, a variant or
 # a test, -F/-V/-T leave it out; the first filter that names a test decides.
 # The guests' selftests are built with IOMMU_TEST_TIMEOUT=300 (build-guest.sh).
-BIG=(f@iommufd_dirty_tracking_big v@domain_dirty_128M v@domain_dirty_128M_huge
+BIG=(f@iommufd_dirty_tracking_big v@domain_dirty_128M_huge
 	v@domain_dirty_128M_huge_flush_span v@domain_dirty_3G_1G_iopte
 	t@amd_page_sizes t@unmap_waits_one_step)
-HAND=(V@domain_dirty_4G V@domain_dirty_128G_huge V@domain_dirty_128M_pgsz_2M)
+HAND=(V@domain_dirty_4G V@domain_dirty_128G_huge V@domain_dirty_128M_pgsz_2M V@domain_dirty_128M)
 ARM64_ONLY=$(printf '@-%s' "${HAND[@]}" "${BIG[@]}")
 # The demo's mock part (guest/iommufd-demo.c), 256 MiB of 2 KiB mock IOPTEs,
 # costs 110 s in the x86 guests (KASAN), and is the same code on each: it
