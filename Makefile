@@ -1,10 +1,15 @@
 # Entry points; the work is done by scripts/ (see README.md).
-.PHONY: run test stress bench mutants assemble export prune-audit kernel guest deps clean
+.PHONY: run test stress qtest bench mutants assemble export prune-audit kernel guest deps clean
 
 run:            ## main job: build, boot under QEMU with an emulated IOMMU, run the demo
 	scripts/run.sh
 test:           ## every test; ends with 'N passed, N failed'
 	scripts/test.sh
+qtest:          ## QEMU's qtests of qemu/patches (make test runs them too)
+	scripts/build-qemu.sh >/dev/null
+	: >build/qtest-results.txt
+	scripts/qtest.sh build/qtest-results.txt; rc=$$?; \
+	echo "$$(grep -c '^PASS' build/qtest-results.txt) passed, $$(grep -c '^FAIL' build/qtest-results.txt) failed"; exit $$rc
 stress:         ## the tests too long for make test (race.long, the largest mock variants)
 	scripts/stress.sh
 bench:          ## benchmarks of dirty tracking (ratios within one run)

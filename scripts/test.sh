@@ -117,6 +117,9 @@ qemu_job() {
 	if stage "qemu" scripts/build-qemu.sh >/dev/null; then
 		result PASS build "QEMU $("$QEMU_BIN"/qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }') + $QEMU_PATCHES patches (qemu/patches)"
 		echo ok >"$QEMU_STATUS"
+		# QEMU's qtests of our patches (about 50 CPU-s to build, 10 s
+		# to run), beside the kernel builds
+		stage qtest scripts/qtest.sh "$RESULTS" || true
 	else
 		result FAIL build "QEMU"
 		echo failed >"$QEMU_STATUS"
