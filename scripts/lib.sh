@@ -86,3 +86,7 @@ cover_description() {
 }
 
 mkdir -p "$LOGS"
+
+# The iommufd_dirty_big variants make test runs in neither guest and make
+# stress runs (scripts/test.sh says why, with the cost of each)
+BIG_HAND=(domain_dirty_4G domain_dirty_128G_huge domain_dirty_128M_pgsz_2M domain_dirty_128M)

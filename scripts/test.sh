@@ -51,7 +51,7 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-2700}
 BIG=(f@iommufd_dirty_tracking_big v@domain_dirty_128M_huge
 	v@domain_dirty_128M_huge_flush_span v@domain_dirty_3G_1G_iopte
 	t@amd_page_sizes t@unmap_waits_one_step)
-HAND=(V@domain_dirty_4G V@domain_dirty_128G_huge V@domain_dirty_128M_pgsz_2M V@domain_dirty_128M)
+HAND=("${BIG_HAND[@]/#/V@}")
 ARM64_ONLY=$(printf '@-%s' "${HAND[@]}" "${BIG[@]}")
 # The demo's mock part (guest/iommufd-demo.c), 256 MiB of 2 KiB mock IOPTEs,
 # costs 110 s in the x86 guests (KASAN), and is the same code on each: it
