@@ -92,6 +92,22 @@ static bool records_when_stopped(void)
 }
 
 /*
+ * Whether a clearing harvest, while tracking is on, splits each dirty
+ * IOPTE larger than its bitmap's page (4 KiB here) into IOPTEs of the level
+ * below, so that later harvests report writes there at that size: VT-d
+ */
+static bool iommu_splits(void)
+{
+	return !access("/sys/class/iommu/dmar0", F_OK);
+}
+
+/* The size of the IOPTEs a split of one of @size makes: a level down */
+static __u64 split_size(__u64 size)
+{
+	return size > SZ_2M ? SZ_2M : SZ_4K;
+}
+
+/*
  * The page sizes of the IOMMU's paging domains: AMD-Vi's v1 table has every
  * power of two from 4 KiB (but 512 GiB); VT-d's second stage, and SMMUv3's
  * stage 1 with the 4 KiB granule of a 4 KiB-page kernel, 4 KiB, 2 MiB and
@@ -401,6 +417,8 @@ FIXTURE(e2e) {
 	void *buf;
 	__u64 iova;		/* where buf is mapped */
 	__u64 iopte;		/* the size of the IOPTEs it is mapped with */
+	bool tracking;		/* started on hwpt_id */
+	__u64 split;		/* bit i: a harvest split IOPTE i of buf */
 	__u64 value;		/* what the device writes next */
 	__u64 landed;		/* what its last write that got through wrote */
 	__u64 *got, *want;	/* bitmaps of [RANGE_IOVA, + RANGE_LEN) */
@@ -514,8 +532,20 @@ static void attach_new(struct __test_metadata *_metadata,
 		self->hwpt_id = hwpt_dirty(_metadata, d, self->ioas_id);
 	else
 		self->hwpt_id = hwpt_plain(_metadata, d, self->ioas_id);
+	self->tracking = false;
+	self->split = 0;
 	ASSERT_EQ(0, vfio_attach(d->fd, self->hwpt_id))
 		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
+}
+
+/* Start or stop tracking on hwpt_id: stopping puts split IOPTEs back */
+static void track(struct __test_metadata *_metadata, FIXTURE_DATA(e2e) *self,
+		  bool on)
+{
+	set_tracking(_metadata, self->dev.iommufd, self->hwpt_id, on);
+	self->tracking = on;
+	if (!on)
+		self->split = 0;
 }
 
 /* A tracking HWPT, attached, tracking started */
@@ -523,7 +553,17 @@ static void attach_tracking(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(e2e) *self)
 {
 	attach_new(_metadata, self, true);
-	set_tracking(_metadata, self->dev.iommufd, self->hwpt_id, true);
+	track(_metadata, self, true);
+}
+
+/* The size of the IOPTE that maps @iova of buf now */
+static __u64 iopte_now(FIXTURE_DATA(e2e) *self, __u64 iova)
+{
+	__u64 i = (iova - self->iova) / self->iopte;
+
+	if (self->iopte > SZ_4K && i < 64 && (self->split >> i & 1))
+		return split_size(self->iopte);
+	return self->iopte;
 }
 
 /* Is byte @off of the buffer where the variant's accesses start? */
@@ -595,23 +635,43 @@ static void want_writes(FIXTURE_DATA(e2e) *self,
 	__u64 i, iova;
 
 	for (i = 0; i < variant->count; i++) {
+		__u64 size;
+
 		iova = self->iova + variant->offset + i * variant->stride;
-		if ((iova & ~(self->iopte - 1)) + self->iopte > above)
-			want_iopte(self->want, base, nbits, SZ_4K,
-				   self->iopte, iova);
+		size = iopte_now(self, iova);
+		if ((iova & ~(size - 1)) + size > above)
+			want_iopte(self->want, base, nbits, SZ_4K, size, iova);
 	}
 }
 
-/* Harvest [@base, @base + @nbits * 4 KiB) with @flags: @self->want exactly */
+/*
+ * Harvest [@base, @base + @nbits * 4 KiB) with @flags: @self->want exactly.
+ * A clearing harvest while tracking splits, on an IOMMU that does, each
+ * IOPTE of buf larger than 4 KiB it reported and cleared: wholly inside
+ * the range.
+ */
 static void harvest_check(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(e2e) *self, __u64 base, __u64 nbits,
 			  __u32 flags)
 {
+	__u64 i, start;
+
 	memset(self->got, 0, bitmap_bytes(RANGE_BITS));
 	ASSERT_EQ(0, vmm_harvest(self->dev.iommufd, self->hwpt_id, base,
 				 nbits * SZ_4K, SZ_4K, self->got, flags))
 		TH_LOG("IOMMU_HWPT_GET_DIRTY_BITMAP: %s", strerror(errno));
 	check_bitmap(_metadata, self->got, self->want, base, nbits, SZ_4K);
+
+	if (flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR || !self->tracking ||
+	    !iommu_splits() || self->iopte == SZ_4K)
+		return;
+	for (i = 0; i < BUF_SIZE / self->iopte && i < 64; i++) {
+		start = self->iova + i * self->iopte;
+		if (!(self->split >> i & 1) && start >= base &&
+		    start + self->iopte <= base + nbits * SZ_4K &&
+		    bit_test(self->want, (start - base) / SZ_4K))
+			self->split |= 1ULL << i;
+	}
 }
 
 enum { CLEAN, WRITTEN };
@@ -744,10 +804,86 @@ TEST_F_TIMEOUT(e2e, redirty_elsewhere, TMO)
 		self->value++;
 		memset(self->want, 0, bitmap_bytes(RANGE_BITS));
 		want_iopte(self->want, RANGE_IOVA, RANGE_BITS, SZ_4K,
-			   self->iopte, iova);
+			   iopte_now(self, iova), iova);
 		harvest_check(_metadata, self, RANGE_IOVA, RANGE_BITS, 0);
 		memset(self->want, 0, bitmap_bytes(RANGE_BITS));
 		harvest_check(_metadata, self, RANGE_IOVA, RANGE_BITS, 0);
+	}
+}
+
+/*
+ * On an IOMMU whose harvests split (iommu_splits()): the first harvest
+ * reports each written large IOPTE whole and splits it, the next reports
+ * only the 4 KiB pages written. Stopping tracking puts the large IOPTEs
+ * back: after a restart a write is reported whole again. And the device
+ * writes through splits without a fault, and none of its writes goes
+ * unreported: the whole buffer, continuously, while harvests split every
+ * IOPTE of it.
+ */
+TEST_F_TIMEOUT(e2e, split, TMO)
+{
+	volatile __u64 *bar = self->dev.bar;
+	__u64 i, pages = 0, round;
+
+	if (self->iopte == SZ_4K || !iommu_splits())
+		SKIP(return, "no IOPTE to split");
+	attach_tracking(_metadata, self);
+	dma_write(true);
+	expect_dirty(0);
+	ASSERT_NE(0, self->split);
+	dma_write(true);
+	expect_dirty(0);
+	/* exactly the pages written */
+	for (i = 0; i < variant->count; i++)
+		pages += !i || (variant->offset + i * variant->stride) / SZ_4K !=
+			       (variant->offset + (i - 1) * variant->stride) / SZ_4K;
+	ASSERT_EQ(pages, bitmap_weight(self->want, RANGE_BITS));
+	expect_clean(0);
+
+	track(_metadata, self, false);
+	track(_metadata, self, true);
+	dma_write(true);
+	expect_dirty(0);
+	ASSERT_LT(pages, bitmap_weight(self->want, RANGE_BITS));
+
+	track(_metadata, self, false);
+	track(_metadata, self, true);
+	bar[DMAW_ADDR] = self->iova;
+	bar[DMAW_STRIDE] = SZ_4K;
+	bar[DMAW_COUNT] = BUF_SIZE / SZ_4K;
+	bar[DMAW_VALUE] = self->value;
+	bar[DMAW_BURST] = 64;
+	bar[DMAW_PERIOD] = 150000;
+	bar[DMAW_DOORBELL] = DMAW_OP_START;
+	ASSERT_EQ(1, bar[DMAW_RUNNING]) TH_LOG("the dma-writer has no continuous mode");
+	/* self->got: ORed into by every harvest, the one after the stop too */
+	memset(self->got, 0, bitmap_bytes(RANGE_BITS));
+	for (round = 0; round < 4 || bar[DMAW_SEQ] < 2 * BUF_SIZE / SZ_4K;
+	     round++) {
+		ASSERT_EQ(0, vmm_harvest(self->dev.iommufd, self->hwpt_id,
+					 RANGE_IOVA, RANGE_LEN, SZ_4K,
+					 self->got, 0))
+			TH_LOG("IOMMU_HWPT_GET_DIRTY_BITMAP: %s", strerror(errno));
+		ASSERT_GT(200, round) TH_LOG("the device made %llu writes",
+					     (__u64)bar[DMAW_SEQ]);
+	}
+	bar[DMAW_DOORBELL] = DMAW_OP_STOP;
+	ASSERT_EQ(0, bar[DMAW_ERRORS]) TH_LOG("%llu DMA writes faulted",
+					      (__u64)bar[DMAW_ERRORS]);
+	ASSERT_EQ(0, vmm_harvest(self->dev.iommufd, self->hwpt_id, RANGE_IOVA,
+				 RANGE_LEN, SZ_4K, self->got, 0));
+	memset(self->want, 0, bitmap_bytes(RANGE_BITS));
+	for (i = 0; i < BUF_SIZE / SZ_4K; i++)
+		bit_set(self->want, (self->iova - RANGE_IOVA) / SZ_4K + i);
+	check_bitmap(_metadata, self->got, self->want, RANGE_IOVA, RANGE_BITS,
+		     SZ_4K);
+	/* the last write of each page landed */
+	for (i = 0; i < BUF_SIZE / SZ_4K; i++) {
+		__u64 seq = bar[DMAW_SEQ];
+		__u64 k = seq - 1 - (seq - 1 - i) % (BUF_SIZE / SZ_4K);
+
+		ASSERT_EQ(self->value + k,
+			  ((__u64 *)self->buf)[i * SZ_4K / 8]);
 	}
 }
 
@@ -797,16 +933,14 @@ TEST_F_TIMEOUT(e2e, partial_range, TMO)
  */
 TEST_F_TIMEOUT(e2e, start_discards, TMO)
 {
-	int fd = self->dev.iommufd;
-
 	attach_new(_metadata, self, true);
 	dma_write(true);
-	set_tracking(_metadata, fd, self->hwpt_id, true);
+	track(_metadata, self, true);
 	expect_clean(0);
 
 	dma_write(true);
-	set_tracking(_metadata, fd, self->hwpt_id, false);
-	set_tracking(_metadata, fd, self->hwpt_id, true);
+	track(_metadata, self, false);
+	track(_metadata, self, true);
 	expect_clean(0);
 
 	dma_write(true);
@@ -818,7 +952,7 @@ TEST_F_TIMEOUT(e2e, restart_keeps, TMO)
 {
 	attach_tracking(_metadata, self);
 	dma_write(true);
-	set_tracking(_metadata, self->dev.iommufd, self->hwpt_id, true);
+	track(_metadata, self, true);
 	expect_dirty(0);
 }
 
@@ -829,11 +963,9 @@ TEST_F_TIMEOUT(e2e, restart_keeps, TMO)
  */
 TEST_F_TIMEOUT(e2e, stop_keeps, TMO)
 {
-	int fd = self->dev.iommufd;
-
 	attach_tracking(_metadata, self);
 	dma_write(true);
-	set_tracking(_metadata, fd, self->hwpt_id, false);
+	track(_metadata, self, false);
 	expect_dirty(0);
 	expect_clean(0);
 	dma_write(true);
@@ -841,7 +973,7 @@ TEST_F_TIMEOUT(e2e, stop_keeps, TMO)
 		expect_dirty(0);
 	else
 		expect_clean(0);
-	set_tracking(_metadata, fd, self->hwpt_id, false);
+	track(_metadata, self, false);
 	expect_clean(0);
 }
 
@@ -904,6 +1036,7 @@ TEST_F_TIMEOUT(e2e, replace, TMO)
 	dma_write(true);
 
 	self->hwpt_id = dirty_id;
+	self->tracking = true;
 	expect_clean(0);
 	ASSERT_EQ(0, vfio_attach(d->fd, dirty_id))
 		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT (replace): %s",
@@ -933,6 +1066,7 @@ TEST_F_TIMEOUT(e2e, unmap_after_no_clear, TMO)
 	expect_dirty(IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
 	ASSERT_EQ(0, vmm_unmap(fd, self->ioas_id, self->iova, BUF_SIZE))
 		TH_LOG("IOMMU_IOAS_UNMAP: %s", strerror(errno));
+	self->split = 0;
 	expect_clean(0);
 	dma_write(false);
 	ASSERT_EQ(0, vmm_map(fd, self->ioas_id, self->buf, self->iova,
@@ -1187,6 +1321,8 @@ struct section {
 	__u64 pages;
 	__u64 *bitmap;		/* what QEMU allocates per harvest */
 	__u64 *want;
+	__u64 split[4];		/* first IOVA of each IOPTE a harvest split */
+	int nsplit;
 };
 
 FIXTURE(qemu) {
@@ -1194,8 +1330,24 @@ FIXTURE(qemu) {
 	__u32 ioas_id;
 	__u32 hwpt_id;
 	__u64 page;		/* the host page size */
+	bool tracking;
 	struct section sec[SECTIONS];
 };
+
+/*
+ * The size of the IOPTE that maps the section's @iova now: as mapped, or
+ * a level down once a harvest split it (iommu_splits())
+ */
+static __u64 section_iopte(struct section *s, __u64 iova)
+{
+	__u64 size = iopte_at(s->va, s->l->iova, s->l->size, iova);
+	int i;
+
+	for (i = 0; i < s->nsplit; i++)
+		if (size > SZ_4K && s->split[i] == (iova & ~(size - 1)))
+			return split_size(size);
+	return size;
+}
 
 FIXTURE_SETUP(qemu)
 {
@@ -1275,7 +1427,7 @@ static void section_write(struct __test_metadata *_metadata,
 			    0xc0de000000000000ULL | *w);
 		ASSERT_EQ(0xc0de000000000000ULL | *w,
 			  *(__u64 *)((char *)s->va + *w));
-		size = iopte_at(s->va, s->l->iova, s->l->size, s->l->iova + *w);
+		size = section_iopte(s, s->l->iova + *w);
 		ASSERT_NE(0, size) TH_LOG("pagemap unreadable, or no memory to read it");
 		want_iopte(s->want, s->l->iova, s->pages, self->page, size,
 			   s->l->iova + *w);
@@ -1292,6 +1444,7 @@ static void section_sync(struct __test_metadata *_metadata,
 			 __u32 flags)
 {
 	__u64 *bitmap = calloc(1, bitmap_bytes(s->pages));
+	const __u64 *w;
 
 	ASSERT_NE(NULL, bitmap);
 	ASSERT_EQ(0, vmm_harvest(self->dev.iommufd, self->hwpt_id, s->l->iova,
@@ -1301,8 +1454,21 @@ static void section_sync(struct __test_metadata *_metadata,
 	check_bitmap(_metadata, bitmap, s->want, s->l->iova, s->pages,
 		     self->page);
 	free(bitmap);
-	if (!(flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR))
-		memset(s->want, 0, bitmap_bytes(s->pages));
+	if (flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR)
+		return;
+	/* The reported IOPTEs larger than a page, wholly inside, are split */
+	for (w = s->l->write; w < s->l->write + 4 && *w != ~0ULL; w++) {
+		__u64 iova = s->l->iova + *w, size = section_iopte(s, iova);
+		__u64 first = iova & ~(size - 1);
+
+		if (self->tracking && iommu_splits() && size > self->page &&
+		    first >= s->l->iova &&
+		    first + size <= s->l->iova + s->l->size &&
+		    bit_test(s->want, (iova - s->l->iova) / self->page) &&
+		    s->nsplit < 4)
+			s->split[s->nsplit++] = first;
+	}
+	memset(s->want, 0, bitmap_bytes(s->pages));
 }
 
 /* Tracking starts: nothing written so far is to be reported */
@@ -1312,6 +1478,7 @@ static void qemu_start(struct __test_metadata *_metadata,
 	int i;
 
 	set_tracking(_metadata, self->dev.iommufd, self->hwpt_id, true);
+	self->tracking = true;
 	for (i = 0; i < SECTIONS; i++)
 		memset(self->sec[i].want, 0, bitmap_bytes(self->sec[i].pages));
 }
@@ -1375,6 +1542,7 @@ TEST_F_TIMEOUT(qemu, v11_no_clear_before_unmap, TMO)
 	ASSERT_EQ(0, vmm_unmap(fd, self->ioas_id, s->l->iova, s->l->size))
 		TH_LOG("IOMMU_IOAS_UNMAP: %s", strerror(errno));
 	memset(s->want, 0, bitmap_bytes(s->pages));
+	s->nsplit = 0;
 	section_sync(_metadata, self, &self->sec[0], 0);
 	section_sync(_metadata, self, &self->sec[2], 0);
 	section_sync(_metadata, self, s, 0);
