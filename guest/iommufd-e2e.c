@@ -14,7 +14,10 @@
  * the device writes chosen addresses by DMA, and every harvest
  * (IOMMU_HWPT_GET_DIRTY_BITMAP) is compared bit by bit with the pages of
  * the IOPTEs those writes went through, over a range reaching 2 MiB of
- * unmapped IOVA beyond each end of the buffer.
+ * unmapped IOVA beyond each end of the buffer. Where harvests split large
+ * IOPTEs (VT-d, AMD-Vi: iommu_splits()), the model follows: after a
+ * clearing harvest while tracking, a large IOPTE it reported is one level
+ * smaller.
  *
  * Fixture e2e, for every write pattern and IOPTE size (4 KiB, 64 KiB where
  * the IOMMU has it, 2 MiB: a block on SMMUv3) of its variant table:
@@ -33,6 +36,12 @@
  *                                moving between a plain and a tracking HWPT
  *   unmap_after_no_clear         a NO_CLEAR read, unmap, map again: the new
  *                                mapping starts clean and is tracked
+ *   split, coarse_bitmap_keeps_iopte
+ *                                a large IOPTE reported whole, then split to
+ *                                4 KiB precision, put back by a stop, written
+ *                                through without a fault or a lost write
+ *                                while split; none split with a page_size as
+ *                                large as the IOPTE
  * Fixture race: the device writes on its own, from QEMU's main loop, while
  * the guest harvests round after round; no write is lost, none is made up.
  * Fixture caps: IOMMU_GET_HW_INFO reports the capability; allocation
@@ -95,13 +104,17 @@ static bool records_when_stopped(void)
  * Whether a clearing harvest, while tracking is on, splits each dirty
  * IOPTE larger than its bitmap's page (4 KiB here) into IOPTEs of the level
  * below, so that later harvests report writes there at that size: VT-d
+ * and AMD-Vi
  */
 static bool iommu_splits(void)
 {
-	return !access("/sys/class/iommu/dmar0", F_OK);
+	return !access("/sys/class/iommu/dmar0", F_OK) || is_amd();
 }
 
-/* The size of the IOPTEs a split of one of @size makes: a level down */
+/*
+ * The size of the IOPTEs a split of one of @size makes: a level down, or
+ * for replicated entries (AMD-Vi's 64 KiB, 4 MiB) the size of their level
+ */
 static __u64 split_size(__u64 size)
 {
 	return size > SZ_2M ? SZ_2M : SZ_4K;
@@ -782,7 +795,9 @@ TEST_F_TIMEOUT(e2e, redirty, TMO)
  * IOPTE's translation once for all its pages (and one of replicated PTEs
  * once for the replicas), so a write to another page of it after a
  * harvest goes through the cached dirty translation too: the harvest must
- * flush it whichever page was written.
+ * flush it whichever page was written. Where harvests split, the first
+ * splits it and the next rounds write through the split, which the flush
+ * must have made the IOMMU see.
  */
 TEST_F_TIMEOUT(e2e, redirty_elsewhere, TMO)
 {
@@ -885,6 +900,34 @@ TEST_F_TIMEOUT(e2e, split, TMO)
 		ASSERT_EQ(self->value + k,
 			  ((__u64 *)self->buf)[i * SZ_4K / 8]);
 	}
+}
+
+/*
+ * A VMM that harvests with a page_size as large as the IOPTEs keeps them:
+ * nothing is split, and a write after such a harvest is reported whole
+ * again by a 4 KiB one
+ */
+TEST_F_TIMEOUT(e2e, coarse_bitmap_keeps_iopte, TMO)
+{
+	__u64 i, nbits = RANGE_LEN / self->iopte;
+
+	if (self->iopte == SZ_4K)
+		SKIP(return, "4 KiB IOPTEs: nothing to keep");
+	attach_tracking(_metadata, self);
+	dma_write(true);
+	memset(self->want, 0, bitmap_bytes(RANGE_BITS));
+	for (i = 0; i < variant->count; i++)
+		want_iopte(self->want, RANGE_IOVA, nbits, self->iopte,
+			   self->iopte,
+			   self->iova + variant->offset + i * variant->stride);
+	memset(self->got, 0, bitmap_bytes(RANGE_BITS));
+	ASSERT_EQ(0, vmm_harvest(self->dev.iommufd, self->hwpt_id, RANGE_IOVA,
+				 RANGE_LEN, self->iopte, self->got, 0))
+		TH_LOG("IOMMU_HWPT_GET_DIRTY_BITMAP: %s", strerror(errno));
+	check_bitmap(_metadata, self->got, self->want, RANGE_IOVA, nbits,
+		     self->iopte);
+	dma_write(true);
+	expect_dirty(0);
 }
 
 /* NO_CLEAR reads report without clearing; a clearing read then clears */
