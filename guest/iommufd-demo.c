@@ -99,11 +99,10 @@ struct demo {
 	/*
 	 * ... mapped 2 MiB-aligned: 2 MiB IOPTEs. Rounds write 1% of the
 	 * pages at random, and a harvest reports an IOPTE whole until one
-	 * splits it (on an IOMMU whose harvests split: VT-d), after which it
-	 * reports the pages written in it.
+	 * splits it, after which it reports the pages written in it.
 	 */
 	bool huge;
-	bool splits;		/* the IOMMU is VT-d, its harvests split (huge) */
+	bool splits;		/* the IOMMU's harvests split (huge) */
 	__u64 split[NHUGE / 64];	/* the IOPTEs split so far (huge) */
 	__u64 iova;		/* where guest RAM is mapped */
 	int iommufd;
@@ -527,6 +526,7 @@ static void demo(struct demo *d)
 	__u32 type;
 	double us;
 	int rc, r;
+	__u64 i;
 
 	srandom(20261120);
 	d->iommufd = -1;
@@ -538,7 +538,11 @@ static void demo(struct demo *d)
 	       (caps & IOMMU_HW_CAP_DIRTY_TRACKING),
 	       "IOMMU_GET_HW_INFO: %s, capabilities 0x%llx: the device's IOMMU can track DMA writes",
 	       iommu_name(type), caps);
-	d->splits = type == IOMMU_HW_INFO_TYPE_INTEL_VTD;
+	/*
+	 * Our kernel's harvests split on VT-d, AMD-Vi, and SMMUv3 with BBML
+	 * level 2, which QEMU's emulated SMMUv3 reports
+	 */
+	d->splits = true;
 
 	rc = hwpt_alloc(d->iommufd, d->dev_id, d->ioas_id,
 			IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &d->hwpt_id);
@@ -549,17 +553,6 @@ static void demo(struct demo *d)
 	rc = d->ops->attach(d);
 	report(d, !rc, "device attached to the dirty-tracking HWPT %u",
 	       d->hwpt_id);
-	/*
-	 * VT-d only: 2 MiB IOPTEs whatever the physical contiguity (AMD-Vi
-	 * maps larger ones where hugetlb pages are contiguous), harvests
-	 * that split them
-	 */
-	if (d->huge && !d->splits) {
-		printf("# %s: pre-copy with 2 MiB IOPTEs is shown on VT-d\n",
-		       d->name);
-		goto out_detach;
-	}
-
 	if (d->hugetlb) {
 		d->ram = dmaw_hugetlb(RAM_SIZE);
 	} else {
@@ -575,8 +568,14 @@ static void demo(struct demo *d)
 	if (!d->ram)
 		goto out_detach;
 
+	/*
+	 * With huge IOPTEs, a map per hugetlb page: AMD-Vi would map larger
+	 * IOPTEs where they are physically contiguous
+	 */
 	us = now_us();
-	rc = vmm_map(d->iommufd, d->ioas_id, d->ram, d->iova, RAM_SIZE);
+	for (i = 0, rc = 0; i < RAM_SIZE && !rc; i += d->huge ? SZ_2M : RAM_SIZE)
+		rc = vmm_map(d->iommufd, d->ioas_id, d->ram + i, d->iova + i,
+			     d->huge ? SZ_2M : RAM_SIZE);
 	us = now_us() - us;
 	report(d, !rc, "IOMMU_IOAS_MAP: guest RAM at IOVA 0x%llx (%llu pages pinned and mapped in %.0f us)",
 	       d->iova, NPAGES, us);

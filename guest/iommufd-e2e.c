@@ -15,7 +15,7 @@
  * (IOMMU_HWPT_GET_DIRTY_BITMAP) is compared bit by bit with the pages of
  * the IOPTEs those writes went through, over a range reaching 2 MiB of
  * unmapped IOVA beyond each end of the buffer. Where harvests split large
- * IOPTEs (VT-d, AMD-Vi: iommu_splits()), the model follows: after a
+ * IOPTEs (iommu_splits()), the model follows: after a
  * clearing harvest while tracking, a large IOPTE it reported is one level
  * smaller.
  *
@@ -103,12 +103,14 @@ static bool records_when_stopped(void)
 /*
  * Whether a clearing harvest, while tracking is on, splits each dirty
  * IOPTE larger than its bitmap's page (4 KiB here) into IOPTEs of the level
- * below, so that later harvests report writes there at that size: VT-d
- * and AMD-Vi
+ * below, so that later harvests report writes there at that size: VT-d,
+ * AMD-Vi, and SMMUv3 with BBML level 2 (SMMU_IDR3.BBML), which QEMU's
+ * emulated SMMUv3 reports
  */
 static bool iommu_splits(void)
 {
-	return !access("/sys/class/iommu/dmar0", F_OK) || is_amd();
+	return !access("/sys/class/iommu/dmar0", F_OK) || is_amd() ||
+	       records_when_stopped();
 }
 
 /*

@@ -39,6 +39,19 @@
  *            worst) and median of each, the ratios of the worsts and of the
  *            99th percentiles, and a note with the 5 slowest busy samples.
  *
+ *  huge      the span is mapped again as 512 maps of one 2 MiB hugetlb
+ *            page each, at 2 MiB-aligned IOVAs: 512 2 MiB IOPTEs. The
+ *            device writes 1% of its 4 KiB pages, drawn at random, each
+ *            round; every harvest must report each page written, and only
+ *            pages of IOPTEs written through. huge_first: the first round
+ *            after tracking starts (on an IOMMU whose harvests split, the
+ *            harvest that splits every IOPTE it reports), best of 3 (each
+ *            after a stop and a start); its IOMMU page-table pages added
+ *            (nr_iommu_pages of /proc/vmstat) per IOPTE reported, and
+ *            those left after the stop. huge_next: rounds 2 to 6, the
+ *            KiB reported per round (mean) next to the KiB written
+ *            (kib_floor: no harvest reports less), and the harvest time.
+ *
  * Output, one line per case, the same cases and keys on both kernels
  * (values are plain numbers, units are in the key names):
  *   vtbench: CASE key=value ...
@@ -368,6 +381,152 @@ static void diag(const char *name, __u64 step)
 	       name, t_noclear, t_clear, t_clean);
 }
 
+/* huge: 512 2 MiB IOPTEs over the span, 1% of their pages written a round */
+#define HUGE_IOVA	0x40000000ULL
+#define HUGE_IOPTES	(SPAN_LEN / SZ_2M)
+#define HUGE_WRITES	(NPAGES / 100)
+#define HUGE_ROUNDS	6
+#define HUGE_FIRSTS	3
+
+static __u64 *huge_written;	/* the pages the device wrote this round */
+
+/* The IOMMU's page-table pages now (nr_iommu_pages), or -1 */
+static long iommu_pages(void)
+{
+	char line[128];
+	long n = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "nr_iommu_pages %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* A random number: the same sequence on both kernels */
+static __u64 huge_rand(void)
+{
+	static __u64 x = 0x9e3779b97f4a7c15ULL;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
+/* The device writes HUGE_WRITES distinct pages of the span, at random */
+static void huge_dirty(void)
+{
+	struct dmaw_result r;
+	__u64 n, page;
+
+	memset(huge_written, 0, bitmap_bytes(NPAGES));
+	value++;
+	for (n = 0; n < HUGE_WRITES;) {
+		page = huge_rand() % NPAGES;
+		if (bit_test(huge_written, page))
+			continue;
+		huge_written[page / 64] |= 1ULL << (page % 64);
+		r = dmaw_run(dev.bar, DMAW_OP_WRITE, HUGE_IOVA + page * SZ_4K,
+			     SZ_4K, 1, value);
+		if (r.errors || r.done != 1)
+			fail("huge: DMA write to page %llu faulted", page);
+		n++;
+	}
+}
+
+/*
+ * One harvest of the span after huge_dirty(): each page written reported,
+ * none outside the 2 MiB IOPTEs written through; the time in *@us, the
+ * pages reported returned
+ */
+static __u64 huge_harvest(double *us)
+{
+	__u64 i, per = SZ_2M / SZ_4K, lost = 0, extra = 0;
+	double t0;
+
+	memset(bitmap, 0, bitmap_bytes(NPAGES));
+	t0 = now_us();
+	if (vmm_harvest(dev.iommufd, hwpt_id, HUGE_IOVA, SPAN_LEN, SZ_4K,
+			bitmap, 0))
+		die("IOMMU_HWPT_GET_DIRTY_BITMAP (huge)");
+	*us = now_us() - t0;
+	for (i = 0; i < NPAGES; i++) {
+		bool in = false;
+		__u64 j;
+
+		if (bit_test(huge_written, i) && !bit_test(bitmap, i))
+			lost++;
+		if (!bit_test(bitmap, i))
+			continue;
+		for (j = i / per * per; j < (i / per + 1) * per && !in; j++)
+			in = bit_test(huge_written, j);
+		extra += !in;
+	}
+	if (lost || extra)
+		fail("huge: %llu pages written not reported, %llu reported outside the IOPTEs written",
+		     lost, extra);
+	return bitmap_weight(bitmap, NPAGES);
+}
+
+static void huge(void)
+{
+	double t, first_us = 0, next_us = 0;
+	__u64 i, reported = 0, first_reported = 0;
+	long pt0, pt_split = 0, pt_left;
+	void *buf;
+	int r;
+
+	if (vmm_set_tracking(dev.iommufd, hwpt_id, 0))
+		die("IOMMU_HWPT_SET_DIRTY_TRACKING (stop)");
+	if (vmm_unmap(dev.iommufd, ioas_id, SPAN_IOVA, SPAN_LEN))
+		die("IOMMU_IOAS_UNMAP");
+	buf = dmaw_hugetlb(BUF_SIZE);
+	huge_written = malloc(bitmap_bytes(NPAGES));
+	if (!buf || !huge_written)
+		die("huge: 4 MiB of 2 MiB hugetlb pages and a bitmap");
+	/* a map per hugetlb page: no IOPTE larger than 2 MiB */
+	for (i = 0; i < HUGE_IOPTES; i++)
+		if (vmm_map(dev.iommufd, ioas_id, buf + i % 2 * SZ_2M,
+			    HUGE_IOVA + i * SZ_2M, SZ_2M))
+			die("IOMMU_IOAS_MAP (huge)");
+
+	pt0 = iommu_pages();
+	for (r = 0; r < HUGE_FIRSTS; r++) {
+		if (vmm_set_tracking(dev.iommufd, hwpt_id, 1))
+			die("IOMMU_HWPT_SET_DIRTY_TRACKING (start)");
+		huge_dirty();
+		first_reported = huge_harvest(&t);
+		if (!r || t < first_us)
+			first_us = t;
+		if (!r)
+			pt_split = iommu_pages() - pt0;
+		if (r == HUGE_FIRSTS - 1)
+			break;
+		if (vmm_set_tracking(dev.iommufd, hwpt_id, 0))
+			die("IOMMU_HWPT_SET_DIRTY_TRACKING (stop)");
+	}
+	for (r = 1; r < HUGE_ROUNDS; r++) {
+		huge_dirty();
+		reported += huge_harvest(&t);
+		next_us += t;
+	}
+	if (vmm_set_tracking(dev.iommufd, hwpt_id, 0))
+		die("IOMMU_HWPT_SET_DIRTY_TRACKING (stop)");
+	pt_left = iommu_pages() - pt0;
+
+	printf("vtbench: huge_first iopte=%llu dirty=%llu reported_kib=%llu harvest_us=%.0f pt_kib=%ld pt_bytes_per_iopte=%.0f pt_kib_after_stop=%ld\n",
+	       HUGE_IOPTES, HUGE_WRITES, first_reported * 4, first_us,
+	       pt_split * 4, pt_split * 4096.0 / (first_reported / 512),
+	       pt_left * 4);
+	printf("vtbench: huge_next rounds=%d dirty=%llu kib_floor=%llu reported_kib=%llu harvest_us=%.0f\n",
+	       HUGE_ROUNDS - 1, HUGE_WRITES, HUGE_WRITES * 4,
+	       reported * 4 / (HUGE_ROUNDS - 1), next_us / (HUGE_ROUNDS - 1));
+	free(huge_written);
+}
+
 int main(int argc, char **argv)
 {
 	double t0 = now_us();
@@ -388,7 +547,7 @@ int main(int argc, char **argv)
 	written("dense", 1);
 	clean();
 	mapunmap();
-	vmm_set_tracking(dev.iommufd, hwpt_id, 0);
+	huge();
 	dmaw_close(&dev);
 	printf("vtbench-note: done in %.1f s\n", (now_us() - t0) / 1e6);
 	return 0;
