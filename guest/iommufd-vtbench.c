@@ -42,8 +42,12 @@
  *  huge      the span is mapped again as 512 maps of one 2 MiB hugetlb
  *            page each, at 2 MiB-aligned IOVAs: 512 2 MiB IOPTEs. The
  *            device writes 1% of its 4 KiB pages, drawn at random, each
- *            round; every harvest must report each page written, and only
- *            pages of IOPTEs written through. huge_first: the first round
+ *            round; every harvest must report only pages of IOPTEs
+ *            written through, and should report each page written: the
+ *            pages it misses are counted (lost_pages; stock 6.12 on
+ *            SMMUv3 does not flush the IOTLB after a harvest, and loses
+ *            writes through cached blocks), scripts/bench.sh requires 0
+ *            of ours. huge_first: the first round
  *            after tracking starts (on an IOMMU whose harvests split, the
  *            harvest that splits every IOPTE it reports), best of 3 (each
  *            after a stop and a start); its IOMMU page-table pages added
@@ -438,11 +442,11 @@ static void huge_dirty(void)
 }
 
 /*
- * One harvest of the span after huge_dirty(): each page written reported,
- * none outside the 2 MiB IOPTEs written through; the time in *@us, the
- * pages reported returned
+ * One harvest of the span after huge_dirty(): none reported outside the
+ * 2 MiB IOPTEs written through; the time in *@us, the pages written but
+ * not reported added to *@lost, the pages reported returned
  */
-static __u64 huge_harvest(double *us)
+static __u64 huge_harvest(double *us, __u64 *lost_pages)
 {
 	__u64 i, per = SZ_2M / SZ_4K, lost = 0, extra = 0;
 	double t0;
@@ -465,16 +469,17 @@ static __u64 huge_harvest(double *us)
 			in = bit_test(huge_written, j);
 		extra += !in;
 	}
-	if (lost || extra)
-		fail("huge: %llu pages written not reported, %llu reported outside the IOPTEs written",
-		     lost, extra);
+	if (extra)
+		fail("huge: %llu pages reported outside the IOPTEs written (and %llu written not reported)",
+		     extra, lost);
+	*lost_pages += lost;
 	return bitmap_weight(bitmap, NPAGES);
 }
 
 static void huge(void)
 {
 	double t, first_us = 0, next_us = 0;
-	__u64 i, reported = 0, first_reported = 0;
+	__u64 i, reported = 0, first_reported = 0, first_lost = 0, lost = 0;
 	long pt0, pt_split = 0, pt_left;
 	void *buf;
 	int r;
@@ -498,7 +503,7 @@ static void huge(void)
 		if (vmm_set_tracking(dev.iommufd, hwpt_id, 1))
 			die("IOMMU_HWPT_SET_DIRTY_TRACKING (start)");
 		huge_dirty();
-		first_reported = huge_harvest(&t);
+		first_reported = huge_harvest(&t, &first_lost);
 		if (!r || t < first_us)
 			first_us = t;
 		if (!r)
@@ -510,19 +515,19 @@ static void huge(void)
 	}
 	for (r = 1; r < HUGE_ROUNDS; r++) {
 		huge_dirty();
-		reported += huge_harvest(&t);
+		reported += huge_harvest(&t, &lost);
 		next_us += t;
 	}
 	if (vmm_set_tracking(dev.iommufd, hwpt_id, 0))
 		die("IOMMU_HWPT_SET_DIRTY_TRACKING (stop)");
 	pt_left = iommu_pages() - pt0;
 
-	printf("vtbench: huge_first iopte=%llu dirty=%llu reported_kib=%llu harvest_us=%.0f pt_kib=%ld pt_bytes_per_iopte=%.0f pt_kib_after_stop=%ld\n",
-	       HUGE_IOPTES, HUGE_WRITES, first_reported * 4, first_us,
+	printf("vtbench: huge_first iopte=%llu dirty=%llu lost_pages=%llu reported_kib=%llu harvest_us=%.0f pt_kib=%ld pt_bytes_per_iopte=%.0f pt_kib_after_stop=%ld\n",
+	       HUGE_IOPTES, HUGE_WRITES, first_lost, first_reported * 4, first_us,
 	       pt_split * 4, pt_split * 4096.0 / (first_reported / 512),
 	       pt_left * 4);
-	printf("vtbench: huge_next rounds=%d dirty=%llu kib_floor=%llu reported_kib=%llu harvest_us=%.0f\n",
-	       HUGE_ROUNDS - 1, HUGE_WRITES, HUGE_WRITES * 4,
+	printf("vtbench: huge_next rounds=%d dirty=%llu lost_pages=%llu kib_floor=%llu reported_kib=%llu harvest_us=%.0f\n",
+	       HUGE_ROUNDS - 1, HUGE_WRITES, lost, HUGE_WRITES * 4,
 	       reported * 4 / (HUGE_ROUNDS - 1), next_us / (HUGE_ROUNDS - 1));
 	free(huge_written);
 }
