@@ -349,7 +349,7 @@ static const char *iommu_name(__u32 type)
 	case IOMMU_HW_INFO_TYPE_SELFTEST:
 		return "iommufd's mock IOMMU";
 	case IOMMU_HW_INFO_TYPE_NONE:
-		return "an IOMMU without hw_info data (AMD-Vi)";
+		return "an IOMMU without hw_info data (AMD-Vi, SMMUv3)";
 	default:
 		return "an IOMMU";
 	}
