@@ -1,5 +1,5 @@
 # Entry points; the work is done by scripts/ (see README.md).
-.PHONY: run test stress qtest bench mutants assemble export prune-audit kernel guest deps clean
+.PHONY: run test stress qtest bench mutants cleanroot assemble export prune-audit kernel guest deps clean
 
 run:            ## main job: build, boot under QEMU with an emulated IOMMU, run the demo
 	scripts/run.sh
@@ -16,6 +16,8 @@ bench:          ## benchmarks of dirty tracking (ratios within one run)
 	scripts/bench.sh
 mutants:        ## break the series on purpose (mutants/): a test must fail for each
 	scripts/mutants.sh
+cleanroot:      ## CI's job, cold, in a clean bookworm root (root, mmdebstrap)
+	scripts/cleanroot.sh
 deps:           ## install the Debian packages the harness needs
 	scripts/deps.sh
 assemble:       ## build/linux = pruned base + series/ (FORCE=1 discards unexported work)
