@@ -59,7 +59,8 @@ cp "$bb" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$TOP/guest/init" "$root/init"
 cp "$G"/selftests/iommufd "$G"/selftests/iommufd_dirty_big \
-	"$G"/selftests/iommufd_fail_nth "$G"/demo/* "$root/tests/"
+	"$G"/selftests/iommufd_fail_nth "$G"/selftests/iommufd_fuzz \
+	"$G"/demo/* "$root/tests/"
 # The same files give the same initramfs (scripts/test.sh caches boots)
 find "$root" -exec touch -h -d @0 {} +
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible -R 0:0 >"$G/initramfs.cpio")

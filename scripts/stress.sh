@@ -7,15 +7,20 @@
 #  - on arm64-smmuv3, the iommufd_dirty_big variants test.sh runs in
 #    neither guest (BIG_HAND in lib.sh; test.sh gives the cost of each):
 #    128 MiB of 2 KiB mock IOPTEs (93 s), the _big fixture's 4G and
-#    128G_huge, 128M_pgsz_2M.
-# Usage: scripts/stress.sh   (env: STRESS_MACHINES, default all three)
+#    128G_huge, 128M_pgsz_2M;
+#  - iommufd_fuzz on x86-intel (KASAN) and arm64-smmuv3: 10^6 steps
+#    (STRESS_FUZZ_STEPS) with a seed from the time, which it prints with
+#    the command that replays it, and its calls and checks.
+# Usage: scripts/stress.sh   (env: STRESS_MACHINES, default all three;
+#   STRESS_FUZZ_STEPS)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 t0=$(now)
 read -ra MACHINES <<<"${STRESS_MACHINES:-x86-intel x86-amd arm64-smmuv3}"
-declare -A suites=([x86-intel]=e2e@-v@long [x86-amd]=e2e@-v@long
-	[arm64-smmuv3]="e2e@-v@long,iommufd_dirty_big$(printf '@-v@%s' "${BIG_HAND[@]}")")
+FUZZ=iommufd_fuzz@-r@-n@${STRESS_FUZZ_STEPS:-1000000}
+declare -A suites=([x86-intel]=e2e@-v@long,$FUZZ [x86-amd]=e2e@-v@long
+	[arm64-smmuv3]="e2e@-v@long,iommufd_dirty_big$(printf '@-v@%s' "${BIG_HAND[@]}"),$FUZZ")
 scripts/deps.sh
 scripts/assemble.sh
 scripts/build-qemu.sh >/dev/null
@@ -33,7 +38,8 @@ mkdir -p "$SL"
 res=$BUILD/stress-results.txt
 : >"$res"
 for m in "${MACHINES[@]}"; do
-	HARNESS_LOGS=$SL scripts/boot.sh "$m" "${suites[$m]}" 3600 || true
+	# (10^6 fuzzer steps: about 35 min in the x86 guest with KASAN, 8 on arm64)
+	HARNESS_LOGS=$SL scripts/boot.sh "$m" "${suites[$m]}" 7200 || true
 	# suite "prog@args" reports as "prog"
 	python3 scripts/parse-log.py "$m" "$SL/boot-$m.log" "$res" \
 		--expect "checks,$(echo "${suites[$m]}" | sed 's/@[^,]*//g')" || true
