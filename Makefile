@@ -16,7 +16,7 @@ bench:          ## benchmarks of dirty tracking (ratios within one run)
 	scripts/bench.sh
 mutants:        ## break the series on purpose (mutants/): a test must fail for each
 	scripts/mutants.sh
-cleanroot:      ## CI's job, cold, in a clean bookworm root (root, mmdebstrap)
+cleanroot:      ## CI's job, cold, in a clean bookworm root (as root)
 	scripts/cleanroot.sh
 deps:           ## install the Debian packages the harness needs
 	scripts/deps.sh

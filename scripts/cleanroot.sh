@@ -6,14 +6,18 @@
 # project's own scripts. The root's apt sources are the system's own
 # (/etc/apt/sources.list and sources.list.d/*.sources for bookworm), so no
 # mirror is named here. Prints the job's output and its time; the root is
-# removed afterwards (KEEP=1 keeps it). Needs root and mmdebstrap.
+# removed afterwards (KEEP=1 keeps it). Needs root; installs mmdebstrap.
 # Usage: scripts/cleanroot.sh [ROOT]     (default /var/tmp/cleanroot)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 root=${1:-/var/tmp/cleanroot}
 [ "$(id -u)" = 0 ] || die "cleanroot.sh needs root (chroot, mounts)"
-command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed: apt-get install mmdebstrap"
+if ! command -v mmdebstrap >/dev/null; then
+	log "installing mmdebstrap"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >"$LOGS/cleanroot-apt.log" 2>&1 ||
+		die "cannot install mmdebstrap: see $LOGS/cleanroot-apt.log"
+fi
 [ -d "$TOP/../shared" ] || die "no ../shared beside the repository: CI runs with it"
 [ ! -e "$root" ] || die "$root exists: remove it first (umount -R its proc, sys and dev)"
 
