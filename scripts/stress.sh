@@ -9,16 +9,18 @@
 #    128 MiB of 2 KiB mock IOPTEs (93 s), the _big fixture's 4G and
 #    128G_huge, 128M_pgsz_2M;
 #  - iommufd_fuzz on x86-intel (KASAN) and arm64-smmuv3: 10^6 steps
-#    (STRESS_FUZZ_STEPS) with a seed from the time, which it prints with
-#    the command that replays it, and its calls and checks.
+#    (STRESS_FUZZ_STEPS) with a seed from the host's time (or
+#    STRESS_FUZZ_SEED), which it prints with the command that replays
+#    it, and its steps and checks.
 # Usage: scripts/stress.sh   (env: STRESS_MACHINES, default all three;
-#   STRESS_FUZZ_STEPS)
+#   STRESS_FUZZ_STEPS, STRESS_FUZZ_SEED)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 t0=$(now)
 read -ra MACHINES <<<"${STRESS_MACHINES:-x86-intel x86-amd arm64-smmuv3}"
-FUZZ=iommufd_fuzz@-r@-n@${STRESS_FUZZ_STEPS:-1000000}
+# (the seed from the host's clock: the arm64 guest's starts at 0 at boot)
+FUZZ=iommufd_fuzz@-s@${STRESS_FUZZ_SEED:-$(date +%s)}@-n@${STRESS_FUZZ_STEPS:-1000000}
 declare -A suites=([x86-intel]=e2e@-v@long,$FUZZ [x86-amd]=e2e@-v@long
 	[arm64-smmuv3]="e2e@-v@long,iommufd_dirty_big$(printf '@-v@%s' "${BIG_HAND[@]}"),$FUZZ")
 scripts/deps.sh
