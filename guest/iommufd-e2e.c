@@ -44,6 +44,9 @@
  *                                large as the IOPTE
  * Fixture race: the device writes on its own, from QEMU's main loop, while
  * the guest harvests round after round; no write is lost, none is made up.
+ * Fixture soak: race's device and invariant under a VMM's other calls
+ * (replace, restarts, bad and NO_CLEAR harvests, map and unmap of other
+ * ranges from a second thread), chosen from a seed.
  * Fixture caps: IOMMU_GET_HW_INFO reports the capability; allocation
  * follows it. Fixture qemu: the calls QEMU 10.0's iommufd backend makes
  * during a migration, and QEMU 11's NO_CLEAR read before a vIOMMU unmap.
@@ -57,6 +60,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1333,6 +1337,503 @@ TEST_F_TIMEOUT(race, harvest_while_writing, TMO)
 		if (w[p * RACE_STRIDE / 8] != RACE_VALUE + k && bad++ < 4)
 			TH_LOG("page %llu holds 0x%llx, not write %llu's 0x%llx",
 			       p, w[p * RACE_STRIDE / 8], k, RACE_VALUE + k);
+	}
+	ASSERT_EQ(0, bad);
+}
+
+/*
+ * Fixture soak: a VMM's pre-copy rounds, with the device writing on its
+ * own throughout (as in race), and around them everything else a VMM
+ * does, chosen round by round from a seed:
+ *  - the device moves between two tracking HWPTs of the IOAS (replace);
+ *    each round harvests both, so a write is reported whichever HWPT it
+ *    went through. The device is stopped for a replace: no driver of Linux
+ *    6.12 replaces without a window in which DMA faults (VT-d blocks
+ *    translation first, AMD-Vi detaches first, SMMUv3 makes the CD invalid
+ *    while it changes its ASID and table), so the round harvests with the
+ *    device stopped, and the device starts again, its SEQ from 0, an epoch
+ *    of the oracle;
+ *  - the HWPT the device is not on is stopped and started again, and the
+ *    one it is on is restarted (as when a migration is cancelled and
+ *    tried again): a start discards what was recorded before it began, so
+ *    the round after it is judged as if the start were a harvest that
+ *    reported every page;
+ *  - bad harvests: a read-only, NULL or unmapped bitmap (EFAULT, or 0 when
+ *    there was no bit to set), a page_size of 1 << 63, an unaligned IOVA,
+ *    an unknown flag, a range that wraps; none may lose a dirty bit;
+ *  - NO_CLEAR reads: they report the pages written since the last harvest
+ *    returned, and the harvest after them still does;
+ *  - meanwhile a thread maps, harvests and unmaps other ranges of the
+ *    IOAS, some in the leaf table of the written pages, some as 2 MiB
+ *    IOPTEs; nothing is written there, so its harvests report nothing.
+ * The invariant of race holds round after round: every page written
+ * before a harvest began is reported by it or the one after, and a page
+ * is reported only if written since the harvest before it began.
+ * E2E_SEED in the environment replaces the variant's seed (0: the time);
+ * the seed is printed. The device's timing is not the seed's: a failure
+ * replays the same choices, not the same interleaving.
+ */
+#define SOAK_OTHER_IOVA		0x80000000ULL	/* 2 MiB, 2 MiB aligned */
+#define SOAK_NEXT_IOVA		(BUF_IOVA + SZ_4K + SZ_2M)
+#define SOAK_NEXT_LEN		(SZ_2M - SZ_4K)	/* the leaf table's rest */
+
+enum soak_act {
+	SOAK_REPLACE, SOAK_IDLE_RESTART, SOAK_RESTART, SOAK_BAD, SOAK_NO_CLEAR,
+	SOAK_ACTS, SOAK_NONE = SOAK_ACTS,
+};
+
+static const char *const soak_act_name[SOAK_ACTS + 1] = {
+	"replaces", "idle HWPT restarts", "restarts", "bad harvests",
+	"NO_CLEAR reads", "plain rounds",
+};
+
+/* What the thread that maps and unmaps other ranges did, or its failure */
+struct soak_churn {
+	int iommufd;
+	__u32 ioas_id;
+	__u32 hwpt_id[2];
+	void *buf;		/* 2 MiB hugetlb, never written by the device */
+	__u64 seed;
+	volatile int stop;
+	__u64 maps, harvests;
+	char err[256];
+};
+
+FIXTURE(soak) {
+	struct dmaw dev;
+	__u32 ioas_id;
+	__u32 hwpt_id[2];
+	unsigned int cur;	/* the HWPT the device is on */
+	void *buf;
+	__u64 *got[2];
+	__u64 *want;
+	__u64 *ro;		/* a read-only bitmap page */
+	void *gone;		/* an unmapped page */
+	__u64 begin, end;	/* SEQ around the last harvest */
+	__u64 *prev;		/* what it reported */
+	__u64 seed, rnd;
+	__u64 epoch_value;	/* VALUE of the device's writes since its start */
+	__u64 last[RACE_PAGES];	/* value of the last write of past epochs */
+	__u64 writes;		/* of past epochs */
+	unsigned int rounds, busy, efaults, epochs;
+	unsigned int acts[SOAK_ACTS + 1];
+	struct soak_churn churn;
+	pthread_t thread;
+	bool threaded;
+};
+
+FIXTURE_VARIANT(soak) {
+	unsigned int seconds;
+	__u64 seed;		/* 0: the time */
+};
+
+/* make test's slice */
+FIXTURE_VARIANT_ADD(soak, short) {
+	.seconds = 20, .seed = 1,
+};
+
+/* make stress (e2e@-v@long) */
+FIXTURE_VARIANT_ADD(soak, long) {
+	.seconds = 300, .seed = 0,
+};
+
+static __u64 soak_next(__u64 *state)	/* splitmix64 */
+{
+	__u64 z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static __u64 soak_below(__u64 *state, __u64 n)
+{
+	return soak_next(state) % n;
+}
+
+/*
+ * The churn thread: map a piece of its buffer next to the written pages
+ * (their leaf table) or at SOAK_OTHER_IOVA (whole, a 2 MiB IOPTE where
+ * the IOMMU has one), harvest it from either HWPT, unmap it. Failures are
+ * kept in @c->err for the test's thread, which asserts.
+ */
+static void *soak_churn(void *arg)
+{
+	struct soak_churn *c = arg;
+	__u64 *bits = calloc(1, bitmap_bytes(SZ_2M / SZ_4K));
+	__u64 state = c->seed;
+
+	if (!bits) {
+		snprintf(c->err, sizeof(c->err), "no memory");
+		return NULL;
+	}
+	while (!c->stop) {
+		bool next = soak_below(&state, 2);
+		__u64 max = next ? SOAK_NEXT_LEN : SZ_2M;
+		__u64 len = soak_below(&state, 4) ? SZ_4K * (1 + soak_below(&state, 64)) : max;
+		__u64 iova = next ? SOAK_NEXT_IOVA + SZ_4K * soak_below(&state, (max - len) / SZ_4K + 1) :
+				    SOAK_OTHER_IOVA;
+		__u64 off = next ? SZ_4K * soak_below(&state, (SZ_2M - len) / SZ_4K + 1) : 0;
+		__u32 hwpt = c->hwpt_id[soak_below(&state, 2)];
+		__u32 flags = soak_below(&state, 2) ? IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR : 0;
+
+		if (vmm_map(c->iommufd, c->ioas_id, c->buf + off, iova, len)) {
+			snprintf(c->err, sizeof(c->err), "map of 0x%llx at IOVA 0x%llx: %s",
+				 len, iova, strerror(errno));
+			break;
+		}
+		c->maps++;
+		memset(bits, 0, bitmap_bytes(len / SZ_4K));
+		if (vmm_harvest(c->iommufd, hwpt, iova, len, SZ_4K, bits, flags)) {
+			snprintf(c->err, sizeof(c->err), "harvest of 0x%llx at IOVA 0x%llx: %s",
+				 len, iova, strerror(errno));
+			break;
+		}
+		c->harvests++;
+		if (bitmap_weight(bits, len / SZ_4K)) {
+			snprintf(c->err, sizeof(c->err), "harvest of 0x%llx at IOVA 0x%llx, never written: %llu pages reported",
+				 len, iova, bitmap_weight(bits, len / SZ_4K));
+			break;
+		}
+		if (vmm_unmap(c->iommufd, c->ioas_id, iova, len)) {
+			snprintf(c->err, sizeof(c->err), "unmap of 0x%llx at IOVA 0x%llx: %s",
+				 len, iova, strerror(errno));
+			break;
+		}
+	}
+	free(bits);
+	return NULL;
+}
+
+FIXTURE_SETUP(soak)
+{
+	const char *env = getenv("E2E_SEED");
+	struct timespec ts;
+	unsigned int i;
+
+	dmaw_open(_metadata, &self->dev);
+	ASSERT_EQ(0, vmm_ioas_alloc(self->dev.iommufd, &self->ioas_id));
+	self->buf = hugetlb_alloc(_metadata, SZ_2M);
+	ASSERT_EQ(0, vmm_map(self->dev.iommufd, self->ioas_id, self->buf,
+			     BUF_IOVA + SZ_4K, SZ_2M))
+		TH_LOG("IOMMU_IOAS_MAP: %s", strerror(errno));
+	ASSERT_EQ(SZ_4K, iopte_at(self->buf, BUF_IOVA + SZ_4K, SZ_2M,
+				  BUF_IOVA + SZ_4K));
+	for (i = 0; i < 2; i++) {
+		self->got[i] = calloc(1, bitmap_bytes(RACE_PAGES));
+		ASSERT_NE(NULL, self->got[i]);
+	}
+	self->want = malloc(bitmap_bytes(RACE_PAGES));
+	ASSERT_NE(NULL, self->want);
+	self->ro = mmap(NULL, SZ_4K, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->ro);
+	self->gone = mmap(NULL, SZ_4K, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->gone);
+	ASSERT_EQ(0, munmap(self->gone, SZ_4K));
+
+	self->seed = variant->seed;
+	if (env)
+		self->seed = strtoull(env, NULL, 0);
+	if (!self->seed) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		self->seed = ts.tv_sec ^ ts.tv_nsec;
+	}
+	self->rnd = self->seed;
+	TH_LOG("seed %llu (E2E_SEED=%llu replays its choices)", self->seed,
+	       self->seed);
+}
+
+FIXTURE_TEARDOWN(soak)
+{
+	if (self->threaded) {
+		self->churn.stop = 1;
+		pthread_join(self->thread, NULL);
+	}
+	if (self->dev.bar)
+		self->dev.bar[DMAW_DOORBELL] = DMAW_OP_STOP;
+	dmaw_close(&self->dev);
+}
+
+/*
+ * A harvest of the written pages from both HWPTs into @bits; 0 or -errno
+ * of the first that failed
+ */
+static int soak_harvest(FIXTURE_DATA(soak) *self, __u64 *bits, __u64 iova,
+			__u64 page, __u32 flags)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (vmm_harvest(self->dev.iommufd, self->hwpt_id[i], iova,
+				RACE_PAGES * SZ_4K, page, bits, flags))
+			return -errno;
+	return 0;
+}
+
+/*
+ * Judge the harvest that reported @got between SEQ @b and @e against the
+ * last one (self->begin, self->end, self->prev), as race_round() does
+ */
+static void soak_judge(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(soak) *self, const __u64 *got, __u64 b,
+		       __u64 e, bool no_clear)
+{
+	__u64 bad = 0;
+
+	race_pages(self->want, self->end, b);
+	bad += race_diff(_metadata, self->want, got, NULL, false,
+			 "written between harvests, not reported", self->rounds);
+	if (!no_clear) {
+		race_pages(self->want, self->begin, self->end);
+		bad += race_diff(_metadata, self->want, got, self->prev, false,
+				 "written during the last harvest, reported by neither",
+				 self->rounds);
+	}
+	race_pages(self->want, self->begin, e);
+	bad += race_diff(_metadata, self->want, got, NULL, true,
+			 "reported, not written since the last harvest began",
+			 self->rounds);
+	ASSERT_EQ(0, bad)
+		TH_LOG("round %u (%s, seed %llu): writes [%llu, %llu) before it, [%llu, %llu) during it",
+		       self->rounds, no_clear ? "NO_CLEAR" : "harvest", self->seed,
+		       self->end, b, b, e);
+}
+
+/* One bad harvest of the active HWPT: it must fail, and lose nothing */
+static void soak_bad(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(soak) *self)
+{
+	__u64 iova = BUF_IOVA + SZ_4K, len = RACE_PAGES * SZ_4K;
+	__u64 page = SZ_4K, *bits = self->want;
+	__u32 flags = 0;
+	int rc, want, kind = soak_below(&self->rnd, 7);
+	struct iommu_hwpt_get_dirty_bitmap cmd;
+
+	switch (kind) {
+	case 0:
+		bits = self->ro;
+		want = -EFAULT;
+		break;
+	case 1:
+		bits = NULL;
+		want = -EFAULT;
+		break;
+	case 2:
+		bits = self->gone;
+		want = -EFAULT;
+		break;
+	case 3:
+		page = 1ULL << 63;
+		want = -EINVAL;
+		break;
+	case 4:
+		iova += SZ_4K / 2;
+		want = -EINVAL;
+		break;
+	case 5:
+		flags = 1U << (1 + soak_below(&self->rnd, 31));
+		want = -EOPNOTSUPP;
+		break;
+	default:
+		iova = -SZ_4K * 4;
+		len = SZ_4K * 8;
+		want = -EOVERFLOW;
+		break;
+	}
+	cmd = (struct iommu_hwpt_get_dirty_bitmap){
+		.size = sizeof(cmd),
+		.hwpt_id = self->hwpt_id[self->cur],
+		.flags = flags,
+		.iova = iova,
+		.length = len,
+		.page_size = page,
+		.data = (uintptr_t)bits,
+	};
+	rc = ioctl(self->dev.iommufd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd) ? -errno : 0;
+	/* with no bit to set, a bad bitmap is not touched: no fault */
+	if (want == -EFAULT && !rc)
+		return;
+	self->efaults += rc == -EFAULT;
+	ASSERT_EQ(want, rc)
+		TH_LOG("round %u (seed %llu): bad harvest %d: %s, not %s",
+		       self->rounds, self->seed, kind, strerror(-rc), strerror(-want));
+}
+
+/* Start the device's continuous writes, an epoch with SEQ from 0 */
+static void soak_start(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(soak) *self)
+{
+	volatile __u64 *bar = self->dev.bar;
+
+	self->epoch_value = RACE_VALUE + self->writes;
+	bar[DMAW_ADDR] = BUF_IOVA + SZ_4K;
+	bar[DMAW_STRIDE] = RACE_STRIDE;
+	bar[DMAW_COUNT] = RACE_PAGES;
+	bar[DMAW_VALUE] = self->epoch_value;
+	bar[DMAW_BURST] = 64;
+	bar[DMAW_PERIOD] = 150000;
+	bar[DMAW_DOORBELL] = DMAW_OP_START;
+	ASSERT_EQ(1, bar[DMAW_RUNNING]) TH_LOG("the dma-writer has no continuous mode");
+	self->epochs++;
+}
+
+/*
+ * Stop the device: the epoch's writes go to @self->last and
+ * @self->writes. The round after the harvest that follows is judged from
+ * SEQ 0 on.
+ */
+static void soak_stop(FIXTURE_DATA(soak) *self)
+{
+	volatile __u64 *bar = self->dev.bar;
+	__u64 n, k, p;
+
+	bar[DMAW_DOORBELL] = DMAW_OP_STOP;
+	n = bar[DMAW_SEQ];
+	for (p = 0; p < RACE_PAGES && p < n; p++) {
+		k = n - 1 - (n - 1 - p) % RACE_PAGES;
+		self->last[p] = self->epoch_value + k;
+	}
+	self->writes += n;
+}
+
+/*
+ * Round @self->rounds: the seed's action, then a harvest of both HWPTs,
+ * judged
+ */
+static void soak_round(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(soak) *self, bool quiet)
+{
+	volatile __u64 *bar = self->dev.bar;
+	__u64 *got = self->got[self->rounds % 2], b, e;
+	unsigned int act = quiet ? SOAK_NONE : soak_below(&self->rnd, 16);
+	__u32 idle = self->hwpt_id[!self->cur];
+	bool paused = false;
+
+	if (act >= SOAK_ACTS)
+		act = SOAK_NONE;
+	self->acts[act]++;
+	switch (act) {
+	case SOAK_REPLACE:
+		paused = true;
+		soak_stop(self);
+		ASSERT_EQ(0, vfio_attach(self->dev.fd, idle))
+			TH_LOG("replace: %s", strerror(errno));
+		self->cur = !self->cur;
+		break;
+	case SOAK_IDLE_RESTART:
+		set_tracking(_metadata, self->dev.iommufd, idle, false);
+		set_tracking(_metadata, self->dev.iommufd, idle, true);
+		break;
+	case SOAK_RESTART:
+		b = bar[DMAW_SEQ];
+		set_tracking(_metadata, self->dev.iommufd,
+			     self->hwpt_id[self->cur], false);
+		set_tracking(_metadata, self->dev.iommufd,
+			     self->hwpt_id[self->cur], true);
+		e = bar[DMAW_SEQ];
+		/* as if a harvest between b and e had reported every page */
+		self->begin = b;
+		self->end = e;
+		memset(self->prev, 0xff, bitmap_bytes(RACE_PAGES));
+		break;
+	case SOAK_BAD:
+		soak_bad(_metadata, self);
+		break;
+	case SOAK_NO_CLEAR:
+		memset(got, 0, bitmap_bytes(RACE_PAGES));
+		b = bar[DMAW_SEQ];
+		ASSERT_EQ(0, soak_harvest(self, got, BUF_IOVA + SZ_4K, SZ_4K,
+					  IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
+		e = bar[DMAW_SEQ];
+		soak_judge(_metadata, self, got, b, e, true);
+		break;
+	}
+
+	memset(got, 0, bitmap_bytes(RACE_PAGES));
+	b = bar[DMAW_SEQ];
+	ASSERT_EQ(0, soak_harvest(self, got, BUF_IOVA + SZ_4K, SZ_4K, 0))
+		TH_LOG("IOMMU_HWPT_GET_DIRTY_BITMAP: %s", strerror(errno));
+	e = bar[DMAW_SEQ];
+	ASSERT_EQ(0, bar[DMAW_ERRORS])
+		TH_LOG("round %u, after one of the %s: %llu DMA writes faulted",
+		       self->rounds, soak_act_name[act], (__u64)bar[DMAW_ERRORS]);
+	soak_judge(_metadata, self, got, b, e, false);
+	self->begin = b;
+	self->end = e;
+	self->prev = got;
+	self->busy += e != b;
+	self->rounds++;
+	if (paused) {
+		/* each write of the epoch was reported: a new one begins */
+		self->begin = 0;
+		self->end = 0;
+		memset(got, 0, bitmap_bytes(RACE_PAGES));
+		soak_start(_metadata, self);
+	}
+}
+
+TEST_F_TIMEOUT(soak, precopy_while_writing, 600)
+{
+	struct timespec t0, t;
+	const __u64 *w = self->buf;
+	__u64 p, bad = 0;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		self->hwpt_id[i] = hwpt_dirty(_metadata, &self->dev, self->ioas_id);
+		set_tracking(_metadata, self->dev.iommufd, self->hwpt_id[i], true);
+	}
+	ASSERT_EQ(0, vfio_attach(self->dev.fd, self->hwpt_id[0]))
+		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
+	self->prev = self->got[1];
+
+	self->churn = (struct soak_churn){
+		.iommufd = self->dev.iommufd,
+		.ioas_id = self->ioas_id,
+		.hwpt_id = { self->hwpt_id[0], self->hwpt_id[1] },
+		.buf = hugetlb_alloc(_metadata, SZ_2M),
+		.seed = self->seed ^ 0x5eed,
+	};
+	ASSERT_EQ(0, pthread_create(&self->thread, NULL, soak_churn, &self->churn));
+	self->threaded = true;
+
+	soak_start(_metadata, self);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		soak_round(_metadata, self, false);
+		ASSERT_EQ(0, self->churn.err[0]) TH_LOG("churn thread: %s", self->churn.err);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < variant->seconds);
+
+	soak_stop(self);
+	/* the last writes, then nothing */
+	soak_round(_metadata, self, true);
+	soak_round(_metadata, self, true);
+	self->churn.stop = 1;
+	pthread_join(self->thread, NULL);
+	self->threaded = false;
+	ASSERT_EQ(0, self->churn.err[0]) TH_LOG("churn thread: %s", self->churn.err);
+
+	TH_LOG("%u rounds, %u of them while the device wrote; %llu writes in %u epochs",
+	       self->rounds, self->busy, self->writes, self->epochs);
+	for (i = 0; i <= SOAK_ACTS; i++)
+		TH_LOG("  %u %s", self->acts[i], soak_act_name[i]);
+	TH_LOG("  %u bad harvests failed with EFAULT", self->efaults);
+	TH_LOG("  %llu maps, harvests and unmaps of other ranges",
+	       self->churn.maps);
+	/* each action ran, with the device writing */
+	ASSERT_LE(10, self->busy);
+	for (i = 0; i < SOAK_ACTS; i++)
+		ASSERT_LE(1, self->acts[i]) TH_LOG("no %s", soak_act_name[i]);
+	ASSERT_LE(1, self->efaults);
+	ASSERT_LE(1, self->churn.maps);
+
+	/* each page holds the last write made to it */
+	ASSERT_LE(RACE_PAGES, self->writes);
+	for (p = 0; p < RACE_PAGES; p++) {
+		if (w[p * RACE_STRIDE / 8] != self->last[p] && bad++ < 4)
+			TH_LOG("page %llu holds 0x%llx, not the last write's 0x%llx",
+			       p, w[p * RACE_STRIDE / 8], self->last[p]);
 	}
 	ASSERT_EQ(0, bad);
 }

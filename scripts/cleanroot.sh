@@ -7,11 +7,18 @@
 # (/etc/apt/sources.list and sources.list.d/*.sources for bookworm), so no
 # mirror is named here. Prints the job's output and its time; the root is
 # removed afterwards (KEEP=1 keeps it). Needs root; installs mmdebstrap.
-# Usage: scripts/cleanroot.sh [ROOT]     (default /var/tmp/cleanroot)
+# JOB=stress runs make stress there instead (cold, as a user's first run).
+# Usage: scripts/cleanroot.sh [ROOT]     (default /var/tmp/cleanroot;
+#   env: JOB=ci|stress, KEEP)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 root=${1:-/var/tmp/cleanroot}
+case ${JOB:=ci} in
+ci) cmd=.ci/run ;;
+stress) cmd='make stress' ;;
+*) die "JOB=$JOB: ci or stress" ;;
+esac
 [ "$(id -u)" = 0 ] || die "cleanroot.sh needs root (chroot, mounts)"
 if ! command -v mmdebstrap >/dev/null; then
 	log "installing mmdebstrap"
@@ -49,10 +56,10 @@ for m in proc sys dev dev/pts; do
 	mount --bind "/$m" "$root/$m"
 done
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-log "root ready in $(elapsed "$t0")s: running .ci/run in it ($(git -C "$TOP" log -1 --format='%h %s'))"
+log "root ready in $(elapsed "$t0")s: running $cmd in it ($(git -C "$TOP" log -1 --format='%h %s'))"
 t1=$(now)
 rc=0
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \
-	bash -c 'cd /work/main && .ci/run' || rc=$?
-log ".ci/run ended (exit $rc) in $(elapsed "$t1")s, $(elapsed "$t0")s with the root"
+	bash -c "cd /work/main && $cmd" || rc=$?
+log "$cmd ended (exit $rc) in $(elapsed "$t1")s, $(elapsed "$t0")s with the root"
 exit $rc
