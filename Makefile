@@ -10,7 +10,7 @@ qtest:          ## QEMU's qtests of qemu/patches (make test runs them too)
 	: >build/qtest-results.txt
 	scripts/qtest.sh build/qtest-results.txt; rc=$$?; \
 	echo "$$(grep -c '^PASS' build/qtest-results.txt) passed, $$(grep -c '^FAIL' build/qtest-results.txt) failed"; exit $$rc
-stress:         ## the tests too long for make test (race.long, the largest mock variants)
+stress:         ## the tests too long for make test (e2e race.long and soak.long, the largest mock variants, 10^6 fuzzer steps)
 	scripts/stress.sh
 bench:          ## benchmarks of dirty tracking (ratios within one run)
 	scripts/bench.sh

@@ -60,13 +60,15 @@ lane() {
 		HARNESS_LOGS=$SL scripts/boot.sh "$m" "${suites[$m]}" 10800 || true
 	done
 }
+# an interrupted run takes its guests with it
+trap 'kill $(jobs -p) 2>/dev/null' INT TERM
 lane 'arm64*' &
 lane 'x86*' &
 wait
 for m in "${MACHINES[@]}"; do
 	# suite "VAR=VALUE@prog@args" reports as "prog"
 	python3 scripts/parse-log.py "$m" "$SL/boot-$m.log" "$res" \
-		--expect "checks,$(echo "${suites[$m]}" | sed 's/[A-Z_]*=[^@]*@//g; s/@[^,]*//g')" || true
+		--expect "checks,$(echo "${suites[$m]}" | sed -E 's/(^|,)[A-Z_][A-Z0-9_]*=[^@,]*@/\1/g; s/@[^,]*//g')" || true
 done
 grep -P '^FAIL\t' "$res" | cut -f2- | sed 's/^/  FAIL /; s/\t/: /' || true
 log "stress done in $(elapsed "$t0")s (console logs: $SL)"
