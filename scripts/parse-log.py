@@ -109,7 +109,7 @@ def main():
         out.append(('FAIL', 'kernel-log', f'{len(problems)} kernel report line(s): '
                     + ' | '.join(problems[:3])))
     else:
-        out.append(('PASS', 'kernel-log', 'no WARN/BUG/oops/lockdep/KASAN report'))
+        out.append(('PASS', 'kernel-log', 'no WARN/BUG/oops/lockdep/KASAN/UBSAN report'))
 
     with open(args.results, 'a') as f:
         for status, suite, test in out:

@@ -70,6 +70,14 @@ for m in "${MACHINES[@]}"; do
 	python3 scripts/parse-log.py "$m" "$SL/boot-$m.log" "$res" \
 		--expect "checks,$(echo "${suites[$m]}" | sed -E 's/(^|,)[A-Z_][A-Z0-9_]*=[^@,]*@/\1/g; s/@[^,]*//g')" || true
 done
+# what each program did, from its console log, and the kernel's verdict
+for m in "${MACHINES[@]}"; do
+	echo "== $m"
+	sed -nE 's/^# (seed [0-9]+, [0-9]+ steps.*|[0-9]+ steps, [0-9]+ checks.*|[0-9]+ lane harvests exact.*)$/  iommufd_fuzz: \1/p
+		s/^# [^ ]*:[0-9]+:(harvest_while_writing|precopy_while_writing):(.*)$/  \1: \2/p' \
+		"$SL/boot-$m.log" 2>/dev/null || true
+	grep -P "^[A-Z]+\t$m/kernel-log\t" "$res" | cut -f1,3 | sed 's/^/  kernel log: /; s/\t/ /' || true
+done
 grep -P '^FAIL\t' "$res" | cut -f2- | sed 's/^/  FAIL /; s/\t/: /' || true
 log "stress done in $(elapsed "$t0")s (console logs: $SL)"
 echo "$(grep -c '^PASS' "$res") passed, $(grep -c '^FAIL' "$res") failed, $(grep -c '^SKIP' "$res") skipped"
