@@ -13,7 +13,10 @@
 #  - on arm64-smmuv3, the iommufd_dirty_big variants test.sh runs in
 #    neither guest (BIG_HAND in lib.sh; test.sh gives the cost of each):
 #    128 MiB of 2 KiB mock IOPTEs (93 s), the _big fixture's 4G and
-#    128G_huge, 128M_pgsz_2M;
+#    128G_huge, 128M_pgsz_2M; from iommufd_dirty_big_long, the same
+#    program built with an hour's timeout for its longer tests
+#    (build-guest.sh), as the 4G and 128G_huge ones take longer than
+#    make test's 300 s;
 #  - iommufd_fuzz on x86-intel (KASAN) and arm64-smmuv3: 10^6 steps
 #    (STRESS_FUZZ_STEPS) with a seed from the host's time (or
 #    STRESS_FUZZ_SEED), which it prints with the command that replays
@@ -32,7 +35,7 @@ FUZZ=iommufd_fuzz@-s@${STRESS_FUZZ_SEED:-$(date +%s)}@-n@${STRESS_FUZZ_STEPS:-10
 # (guest/init passes VAR=VALUE words before a suite's program to it)
 E2E=E2E_SEED=${STRESS_SOAK_SEED:-$(date +%s)}@e2e@-v@long
 declare -A suites=([x86-intel]=$E2E,$FUZZ [x86-amd]=$E2E
-	[arm64-smmuv3]="$E2E,iommufd_dirty_big$(printf '@-v@%s' "${BIG_HAND[@]}"),$FUZZ")
+	[arm64-smmuv3]="$E2E,iommufd_dirty_big_long$(printf '@-v@%s' "${BIG_HAND[@]}"),$FUZZ")
 scripts/deps.sh
 scripts/assemble.sh
 scripts/build-qemu.sh >/dev/null

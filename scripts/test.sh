@@ -45,7 +45,7 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-2700}
 #    are 2M's (x86-intel's iommufd); the walk's steps, the same loop for
 #    any IOPTE size, and a 128 MiB bitmap are 128M_huge's (4 s).
 # make stress (scripts/stress.sh) runs them; by hand:
-# scripts/boot.sh arm64-smmuv3 iommufd_dirty_big@-v@domain_dirty_4G.
+# scripts/boot.sh arm64-smmuv3 iommufd_dirty_big_long@-v@domain_dirty_4G.
 # Kselftest filters (exact names): -f/-v/-t select a fixture, a variant or
 # a test, -F/-V/-T leave it out; the first filter that names a test decides.
 # The guests' selftests are built with IOMMU_TEST_TIMEOUT=300 (build-guest.sh).
