@@ -64,7 +64,7 @@ lane() {
 	done
 }
 # an interrupted run takes its guests with it
-trap 'kill $(jobs -p) 2>/dev/null' INT TERM
+trap 'trap - INT TERM; kill 0' INT TERM
 lane 'arm64*' &
 lane 'x86*' &
 wait
