@@ -56,6 +56,18 @@
  *            KiB reported per round (mean) next to the KiB written
  *            (kib_floor: no harvest reports less), and the harvest time.
  *
+ *  scale     VM scale: the same 4 MiB buffer mapped again SCALE_GIB times
+ *            per GiB from SCALE_IOVA (4 KiB away from 2 MiB alignment: 4 KiB
+ *            IOPTEs, 16M of them at 64 GiB), VTBENCH_SCALE_GIB GiB (64 by
+ *            default, 0 to skip). Harvests of all of it, each checked bit
+ *            by bit, in microseconds per GiB mapped: clean (nothing written
+ *            since the last harvest; best of 3), local (1% of the pages,
+ *            one run from the start: a guest's working set), spread (every
+ *            100th page: the same 1%, in every 2 MiB), all (every page,
+ *            once), and all_noclear (the same bits read again with NO_CLEAR:
+ *            a walk of every leaf that clears and flushes nothing, the
+ *            floor of a walk that visits every leaf). The time to map it.
+ *
  * Output, one line per case, the same cases and keys on both kernels
  * (values are plain numbers, units are in the key names):
  *   vtbench: CASE key=value ...
@@ -532,6 +544,122 @@ static void huge(void)
 	free(huge_written);
 }
 
+#define SCALE_IOVA	((128ULL << 30) + SZ_4K)
+#define SCALE_REPS	3
+
+static __u64 scale_pages;	/* 4 KiB pages mapped from SCALE_IOVA */
+static __u64 *scale_bitmap;
+
+/* The device writes @count pages, every @step-th from page @first */
+static void scale_dirty(__u64 first, __u64 count, __u64 step)
+{
+	struct dmaw_result r;
+	__u64 i, n;
+
+	value++;
+	for (i = 0; i < count; i += n) {
+		n = count - i < DOORBELL_PAGES ? count - i : DOORBELL_PAGES;
+		r = dmaw_run(dev.bar, DMAW_OP_WRITE,
+			     SCALE_IOVA + (first + i * step) * SZ_4K,
+			     step * SZ_4K, n, value);
+		if (r.errors || r.done != n)
+			fail("scale: DMA writes from page %llu: %llu done, %llu faulted of %llu",
+			     first + i * step, r.done, r.errors, n);
+	}
+}
+
+/*
+ * One harvest of all scale_pages with @flags; the bitmap must hold exactly
+ * @count pages, every @step-th from page @first. Its time in microseconds.
+ */
+static double scale_harvest(__u64 first, __u64 count, __u64 step,
+			    __u32 flags)
+{
+	__u64 i, bad = 0;
+	double t0, t;
+
+	memset(scale_bitmap, 0, bitmap_bytes(scale_pages));
+	t0 = now_us();
+	if (vmm_harvest(dev.iommufd, hwpt_id, SCALE_IOVA, scale_pages * SZ_4K,
+			SZ_4K, scale_bitmap, flags))
+		die("IOMMU_HWPT_GET_DIRTY_BITMAP (scale)");
+	t = now_us() - t0;
+	for (i = 0; i < scale_pages; i++) {
+		bool want = i >= first && i < first + count * step &&
+			    (i - first) % step == 0;
+
+		if (bit_test(scale_bitmap, i) != want && bad++ < 8)
+			fprintf(stderr, "vtbench: scale: IOVA 0x%llx: %s\n",
+				SCALE_IOVA + i * SZ_4K,
+				want ? "written, not reported" :
+				       "reported, not written");
+	}
+	if (bad)
+		fail("scale: %llu bits wrong of %llu written", bad, count);
+	return t;
+}
+
+/* Best of SCALE_REPS of: write @count pages as scale_dirty(), harvest */
+static double scale_round(__u64 first, __u64 count, __u64 step)
+{
+	double best = 0, t;
+	int r;
+
+	for (r = 0; r < SCALE_REPS; r++) {
+		if (count)
+			scale_dirty(first, count, step);
+		t = scale_harvest(first, count, step, 0);
+		if (!r || t < best)
+			best = t;
+	}
+	return best;
+}
+
+static void scale(void)
+{
+	const char *env = getenv("VTBENCH_SCALE_GIB");
+	__u64 gib = env ? strtoull(env, NULL, 0) : 64, i, per_gib;
+	double t0, map_ms, clean, local, spread, all, noclear;
+	void *buf;
+
+	if (!gib)
+		return;
+	per_gib = (1ULL << 30) / BUF_SIZE;
+	scale_pages = gib << (30 - 12);
+	buf = dmaw_hugetlb(BUF_SIZE);
+	scale_bitmap = malloc(bitmap_bytes(scale_pages));
+	if (!buf || !scale_bitmap)
+		die("scale: 4 MiB of 2 MiB hugetlb pages and a bitmap");
+	t0 = now_us();
+	for (i = 0; i < gib * per_gib; i++)
+		if (vmm_map(dev.iommufd, ioas_id, buf, SCALE_IOVA + i * BUF_SIZE,
+			    BUF_SIZE))
+			die("IOMMU_IOAS_MAP (scale)");
+	map_ms = (now_us() - t0) / 1e3;
+	if (vmm_set_tracking(dev.iommufd, hwpt_id, 1))
+		die("IOMMU_HWPT_SET_DIRTY_TRACKING (scale)");
+	scale_harvest(0, 0, 1, 0);
+
+	clean = scale_round(0, 0, 1);
+	local = scale_round(0, scale_pages / 100, 1);
+	spread = scale_round(0, scale_pages / SPARSE_STEP, SPARSE_STEP);
+	scale_dirty(0, scale_pages, 1);
+	noclear = scale_harvest(0, scale_pages, 1, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+	all = scale_harvest(0, scale_pages, 1, 0);
+	scale_harvest(0, 0, 1, 0);
+
+	printf("vtbench: scale gib=%llu iopte=%llu clean_us_per_gib=%.1f local_us_per_gib=%.1f spread_us_per_gib=%.1f all_us_per_gib=%.1f all_noclear_us_per_gib=%.1f\n",
+	       gib, scale_pages, clean / gib, local / gib, spread / gib,
+	       all / gib, noclear / gib);
+	printf("vtbench-note: scale: %llu GiB of 4 KiB IOPTEs mapped in %.0f ms\n",
+	       gib, map_ms);
+	if (vmm_set_tracking(dev.iommufd, hwpt_id, 0))
+		die("IOMMU_HWPT_SET_DIRTY_TRACKING (scale stop)");
+	if (vmm_unmap(dev.iommufd, ioas_id, SCALE_IOVA, scale_pages * SZ_4K))
+		die("IOMMU_IOAS_UNMAP (scale)");
+	free(scale_bitmap);
+}
+
 int main(int argc, char **argv)
 {
 	double t0 = now_us();
@@ -553,6 +681,7 @@ int main(int argc, char **argv)
 	clean();
 	mapunmap();
 	huge();
+	scale();
 	dmaw_close(&dev);
 	printf("vtbench-note: done in %.1f s\n", (now_us() - t0) / 1e6);
 	return 0;
