@@ -1242,6 +1242,12 @@ FIXTURE_TEARDOWN(race)
 	if (self->dev.bar)
 		self->dev.bar[DMAW_DOORBELL] = DMAW_OP_STOP;
 	dmaw_close(&self->dev);
+	if (self->filler && self->filler != MAP_FAILED)
+		munmap(self->filler, RACE_SPAN - SZ_2M);
+	free(self->wide);
+	free(self->want);
+	free(self->got[0]);
+	free(self->got[1]);
 }
 
 /* @map = the pages of writes [@from, @to) */
@@ -1303,8 +1309,8 @@ static void race_round(struct __test_metadata *_metadata,
 		if (!bit_test(self->wide, i))
 			continue;
 		ASSERT_TRUE(i >= first && i < first + RACE_PAGES)
-			TH_LOG("round %u: unmapped IOVA 0x%llx reported", h,
-			       BUF_IOVA + i * SZ_4K);
+			TH_LOG("round %u: IOVA 0x%llx of the filler reported",
+			       h, BUF_IOVA + i * SZ_4K);
 		bit_set(got, i - first);
 	}
 	ASSERT_EQ(0, bar[DMAW_ERRORS]) TH_LOG("round %u: %llu DMA writes faulted",
