@@ -39,6 +39,18 @@
  *            worst) and median of each, the ratios of the worsts and of the
  *            99th percentiles, and a note with the 5 slowest busy samples.
  *
+ *  dmarate   the device's DMA throughput during harvests: it writes
+ *            RATE_PAGES pages, one every 4 MiB of the span, over and over
+ *            from its timer (as fast as QEMU's main loop runs it), for
+ *            RATE_MS with the main thread idle, then for RATE_MS of
+ *            harvests of the span back to back, each clearing what it
+ *            found: writes per second of each, their ratio (busy_per_idle;
+ *            at least 0.5 is the goal), the harvests made. A harvest's
+ *            flushes make the device walk again for the pages it cleared;
+ *            one that drops more (a domain-selective invalidation, as a
+ *            flush that spans more than CAP.MAMV allows turns into on
+ *            VT-d) makes it walk for every page it writes.
+ *
  *  huge      the span is mapped again as 512 maps of one 2 MiB hugetlb
  *            page each, at 2 MiB-aligned IOVAs: 512 2 MiB IOPTEs. The
  *            device writes 1% of its 4 KiB pages, drawn at random, each
@@ -389,6 +401,63 @@ static void mapunmap(void)
 	fflush(stdout);
 }
 
+#define RATE_PAGES	256
+#define RATE_MS		2000
+
+/*
+ * The device's continuous writes (RATE_PAGES pages over the span) per
+ * second, for RATE_MS; if @harvests, the main thread harvests the span
+ * meanwhile, and *@harvests counts them.
+ */
+static double dmarate_sample(int *harvests)
+{
+	double t0, t;
+	__u64 s0, s1;
+
+	dev.bar[DMAW_ADDR] = SPAN_IOVA;
+	dev.bar[DMAW_STRIDE] = SPAN_LEN / RATE_PAGES;
+	dev.bar[DMAW_COUNT] = RATE_PAGES;
+	dev.bar[DMAW_VALUE] = ++value;
+	dev.bar[DMAW_BURST] = 256;
+	dev.bar[DMAW_PERIOD] = 1000;
+	dev.bar[DMAW_DOORBELL] = DMAW_OP_START;
+	if (dev.bar[DMAW_RUNNING] != 1)
+		fail("dmarate: the dma-writer has no continuous mode");
+	usleep(100 * 1000);
+	t0 = now_us();
+	s0 = dev.bar[DMAW_SEQ];
+	do {
+		if (!harvests)
+			usleep(10 * 1000);
+		else if (vmm_harvest(dev.iommufd, hwpt_id, SPAN_IOVA, SPAN_LEN,
+				     SZ_4K, bitmap, 0))
+			die("IOMMU_HWPT_GET_DIRTY_BITMAP (dmarate)");
+		else
+			(*harvests)++;
+		t = now_us() - t0;
+	} while (t < RATE_MS * 1e3);
+	s1 = dev.bar[DMAW_SEQ];
+	dev.bar[DMAW_DOORBELL] = DMAW_OP_STOP;
+	if (dev.bar[DMAW_ERRORS])
+		fail("dmarate: %llu DMA writes faulted",
+		     (__u64)dev.bar[DMAW_ERRORS]);
+	if (vmm_harvest(dev.iommufd, hwpt_id, SPAN_IOVA, SPAN_LEN, SZ_4K,
+			bitmap, 0))
+		die("IOMMU_HWPT_GET_DIRTY_BITMAP (dmarate)");
+	return (s1 - s0) / (t / 1e6);
+}
+
+static void dmarate(void)
+{
+	double idle, busy;
+	int n = 0;
+
+	idle = dmarate_sample(NULL);
+	busy = dmarate_sample(&n);
+	printf("vtbench: dmarate pages=%d idle_wps=%.0f busy_wps=%.0f busy_per_idle=%.3f harvests=%d\n",
+	       RATE_PAGES, idle, busy, busy / idle, n);
+}
+
 /*
  * --diag: where a harvest's time goes, as notes: a NO_CLEAR harvest
  * (report only: no dirty bit cleared, no IOTLB flush) against a clearing
@@ -726,6 +795,7 @@ int main(int argc, char **argv)
 	written("dense", 1);
 	clean();
 	mapunmap();
+	dmarate();
 	huge();
 	/* 4 KiB away from 2 MiB alignment: 4 KiB IOPTEs; then 2 MiB ones */
 	scale("scale", SCALE_IOVA + SZ_4K, SZ_4K);
