@@ -14,6 +14,7 @@
 #   Machine: x86-intel | x86-amd | arm64-smmuv3
 #   Suites: the boot's suites (scripts/boot.sh)
 #   Expect: an extended regex a FAIL line's "machine/suite<TAB>test" matches
+#   Env: optional NAME=VALUE words for scripts/boot.sh (e.g. VTD_MAMV=9)
 # Usage: scripts/mutants.sh [NAME...]   (env: HARNESS_QEMU, another QEMU:
 #   to show that a mutant survives one without our emulation's checks)
 set -euo pipefail
@@ -40,6 +41,10 @@ for name in "$@"; do
 	esac
 	[ -n "$(field Suites "$m")" ] && [ -n "$(field Expect "$m")" ] ||
 		die "mutants/$name.patch: Suites and Expect are required"
+	for e in $(field Env "$m"); do
+		[[ $e =~ ^[A-Z_][A-Z0-9_]*=[^[:space:]]*$ ]] ||
+			die "mutants/$name.patch: Env takes NAME=VALUE words, not '$e'"
+	done
 	git -C "$TREE" apply --check "$m" 2>/dev/null ||
 		die "mutants/$name.patch does not apply to build/linux"
 	if [ -f "$BUILD/results.txt" ] && grep -P '^FAIL\t' "$BUILD/results.txt" | cut -f2- |
@@ -64,6 +69,7 @@ t0=$(now)
 for name in "$@"; do
 	m=$MDIR/$name.patch
 	machine=$(field Machine "$m") suites=$(field Suites "$m") expect=$(field Expect "$m")
+	read -ra envs <<<"$(field Env "$m")"
 	case $machine in arm64*) arch=arm64 ;; *) arch=x86_64 ;; esac
 	log "$name: $(field Mutant "$m")"
 	t1=$(now)
@@ -84,7 +90,7 @@ for name in "$@"; do
 	restore
 	res=$WORK/logs/$name/results.txt
 	: >"$res"
-	if ! HARNESS_OUT=$WORK/out HARNESS_LOGS=$WORK/logs/$name \
+	if ! env "${envs[@]}" HARNESS_OUT="$WORK/out" HARNESS_LOGS="$WORK/logs/$name" \
 		"$TOP/scripts/boot.sh" "$machine" "$suites" 2700; then
 		log "$name: NOT BOOTED (see $WORK/logs/$name)"
 		broken=$((broken + 1))
