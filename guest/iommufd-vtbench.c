@@ -90,9 +90,11 @@
  *            reported, and the pages written but not reported are counted
  *            (lost_pages; scripts/bench.sh requires 0 of ours).
  *  scale_2m  the same from SCALE_IOVA: 2 MiB IOPTEs, 32K of them at 64 GiB.
- *            A harvest may report whole IOPTEs; ours splits each one it
- *            finds written, so its first harvest after a page of an IOPTE
- *            is written costs a split, and walks 512 4 KiB IOPTEs after.
+ *            A harvest may report whole IOPTEs (so a page is checked
+ *            against its 2 MiB IOPTE, even once ours has split it); ours
+ *            splits each one it finds written, so its first harvest after
+ *            a page of an IOPTE is written costs a split, and walks 512
+ *            4 KiB IOPTEs after.
  *
  * Output, one line per case, the same cases and keys on both kernels
  * (values are plain numbers, units are in the key names):
